@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages the lab and the tests run for real.
+set -euo pipefail
+pkgs=(python3 python3-venv python3-dev gcc git mariadb-server rabbitmq-server haproxy
+      openssh-server openssh-client libffi-dev libssl-dev pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages (run as root to install them): ${missing[*]}" >&2
+        exit 1
+    fi
+    # Package scripts must not start system-wide services: the lab starts its own on 127.0.0.1.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
