@@ -38,7 +38,7 @@ class ActionContext:
     # Ubuntu series of the unit ("jammy", "noble") and the configured openstack-origin.
     series: str
     origin: str
-    # Versions of the installed Octavia packages, e.g. {"octavia-common": "1:14.0.0-0ubuntu1~cloud0"}.
+    # Installed Octavia package versions, e.g. {"octavia-common": "1:14.0.0-0ubuntu1~cloud0"}.
     package_versions: Callable[[], Mapping[str, str]]
 
 

@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Juju charm for OpenStack Octavia: thin glue between Juju events and charmed_octavia.
+
+Every event but the actions runs one idempotent reconcile: apt sources and packages, the
+relations' requests, the rendered files, the database schema (leader), the services. Status
+is computed from the same facts in collect-status.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+# The packed charm has lib/ and charm/ beside each other; tests put both on sys.path.
+_HERE = Path(__file__).resolve().parent
+for _p in (_HERE, _HERE.parent / "lib"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import amphora_actions  # noqa: E402
+import ops  # noqa: E402
+import plan_actions  # noqa: E402
+from action_context import STATE_DIR, ActionContext  # noqa: E402
+from charmed_octavia import origin as origin_mod  # noqa: E402
+from charmed_octavia import relations, workload  # noqa: E402
+from charmed_octavia.config import CharmConfig  # noqa: E402
+
+if TYPE_CHECKING:
+    from charmed_octavia.render import RenderInput
+    from openstack.connection import Connection
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = _HERE.parent / "templates"
+OCTAVIA_CONF = "/etc/octavia/octavia.conf"
+PACKAGES = (
+    "octavia-api",
+    "octavia-health-manager",
+    "octavia-housekeeping",
+    "octavia-worker",
+    "apache2",
+    "libapache2-mod-wsgi-py3",
+)
+VERSION_PACKAGES = ("octavia-common", "python3-octavia", *PACKAGES[:4])
+DB_MANAGE = ("octavia-db-manage", "--config-file", OCTAVIA_CONF, "upgrade", "head")
+
+IDENTITY, DATABASE, AMQP, PEER = "identity-service", "shared-db", "amqp", "cluster"
+# Peer application data the leader writes for every unit.
+HEARTBEAT_KEY = "heartbeat-key"
+CERTS_PASSPHRASE = "server-certs-key-passphrase"  # noqa: S105 - a databag key
+DB_SYNCED = "db-synced-version"
+
+
+@dataclass
+class Assessment:
+    """What the charm found out about its unit; collect-status turns it into a status."""
+
+    config: CharmConfig | None = None
+    config_error: str = ""
+    origin: origin_mod.Origin | None = None
+    missing_relations: list[str] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    identity: relations.IdentityCredentials | None = None
+    database: relations.DatabaseCredentials | None = None
+    amqp: relations.AmqpCredentials | None = None
+
+
+class OctaviaCharm(ops.CharmBase):
+    """Deploys the Octavia services and runs the SRU test plan actions."""
+
+    # Tests swap the machine for a fake one (apt and systemctl act on the real machine).
+    workload_factory: ClassVar = workload.Machine
+
+    _stored = ops.StoredState()
+
+    def __init__(self, framework: ops.Framework) -> None:
+        super().__init__(framework)
+        self.workload: workload.Workload = type(self).workload_factory()
+        self._stored.set_default(apt_pending=False)
+        self._error = ""
+        on = self.on
+        for event in (
+            on.install,
+            on.config_changed,
+            on.upgrade_charm,
+            on.update_status,
+            on.leader_elected,
+            on.start,
+        ):
+            framework.observe(event, self._on_event)
+        for name in (IDENTITY, DATABASE, AMQP, PEER):
+            rel = on[name]
+            for event in (
+                rel.relation_joined,
+                rel.relation_changed,
+                rel.relation_departed,
+                rel.relation_broken,
+            ):
+                framework.observe(event, self._on_event)
+        framework.observe(on.collect_unit_status, self._on_collect_status)
+        # ops names action events "<name with underscores>_action"; keep the real names.
+        self._action_names = {f"{a.replace('-', '_')}_action": a for a in self.meta.actions}
+        for action in self.meta.actions:
+            framework.observe(on[action].action, self._on_action)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def _on_event(self, event: ops.EventBase) -> None:
+        try:
+            self._reconcile()
+        except workload.WorkloadError as e:
+            # Shown in status and retried on the next event (update-status at the latest).
+            self._error = self._redact(str(e))
+            logger.error("reconcile failed: %s", self._error)
+
+    def _reconcile(self) -> None:
+        found = self.assess()
+        if found.config is None or found.origin is None:
+            logger.warning("not configuring: %s", found.config_error)
+            return
+        packages_changed = self._ensure_packages(found.origin)
+        self._keep_api_unit_off()
+        self._share_leader_values()
+        self._publish(found.config)
+        inputs = self._render_input(found)
+        if inputs is None:
+            self._stop_services()
+            return
+        from charmed_octavia import render
+
+        changed = self._write_files(render.desired_files(inputs, TEMPLATES))
+        if self.workload.symlink(render.APACHE_SITE_LINK, "../sites-available/octavia-api.conf"):
+            changed.add(render.APACHE_SITE_LINK)
+        if not self._migrate_database():
+            self._stop_services()
+            return
+        restart = workload.changed_services(changed, render.READERS)
+        if packages_changed:
+            # New code on disk: every service must load it.
+            restart = list(render.SERVICES)
+        self._run_services(restart)
+
+    def _ensure_packages(self, origin: origin_mod.Origin) -> bool:
+        """Apt sources and packages as the origin says; True if packages were installed."""
+        wl = self.workload
+        files = origin.apt_files(wl.architecture())
+        sources_changed = False
+        if origin.needs_keyring and wl.missing_packages([origin_mod.CLOUD_KEYRING_PACKAGE]):
+            self.unit.status = ops.MaintenanceStatus("Installing the Cloud Archive keyring")
+            wl.apt_install([origin_mod.CLOUD_KEYRING_PACKAGE])
+        for path, content in files.items():
+            if content is None:
+                sources_changed |= wl.remove_file(path)
+            else:
+                sources_changed |= wl.write_file(workload.File(path, content.encode()))
+        if sources_changed:
+            # Kept until the install succeeds, so a failed update is retried.
+            self._stored.apt_pending = True
+        if self._stored.apt_pending:
+            self.unit.status = ops.MaintenanceStatus(f"Installing packages from {origin.value}")
+            wl.apt_update()
+            wl.apt_install(PACKAGES)
+            self._stored.apt_pending = False
+            return True
+        missing = wl.missing_packages(PACKAGES)
+        if missing:
+            self.unit.status = ops.MaintenanceStatus(f"Installing {', '.join(missing)}")
+            wl.apt_install(missing)
+            return True
+        return False
+
+    def _keep_api_unit_off(self) -> None:
+        from charmed_octavia.render import DISABLED_SERVICES
+
+        for name in DISABLED_SERVICES:
+            if self.workload.service_active(name):
+                self.workload.service("stop", name)
+            if self.workload.service_enabled(name):
+                self.workload.service("disable", name)
+
+    def _share_leader_values(self) -> None:
+        peer = self.model.get_relation(PEER)
+        if peer is None or not self.unit.is_leader():
+            return
+        data = peer.data[self.app]
+        for key in (HEARTBEAT_KEY, CERTS_PASSPHRASE):
+            if not data.get(key):
+                # Octavia requires exactly 32 characters for the passphrase.
+                data[key] = "".join(
+                    secrets.choice(string.ascii_letters + string.digits) for _ in range(32)
+                )
+
+    def _publish(self, config: CharmConfig) -> None:
+        """Write this unit's requests on every relation that exists, when they differ."""
+        for name in (IDENTITY, DATABASE, AMQP):
+            for rel in self.model.relations[name]:
+                address = self._address(rel)
+                if name == IDENTITY:
+                    wanted = relations.identity_request(
+                        region=config.region,
+                        public_url=_api_url(config.os_public_hostname or address),
+                        internal_url=_api_url(config.os_internal_hostname or address),
+                        admin_url=_api_url(config.os_admin_hostname or address),
+                    )
+                elif name == DATABASE:
+                    wanted = relations.database_request(address)
+                else:
+                    wanted = relations.amqp_request(address)
+                data = rel.data[self.unit]
+                for key, value in wanted.items():
+                    if data.get(key) != value:
+                        data[key] = value
+
+    def _address(self, relation: ops.Relation | str) -> str:
+        binding = self.model.get_binding(relation)
+        address = binding.network.ingress_address if binding is not None else None
+        return str(address) if address is not None else ""
+
+    def _render_input(self, found: Assessment) -> RenderInput | None:
+        if found.missing_relations or found.incomplete:
+            return None
+        peer = self.model.get_relation(PEER)
+        if peer is None:
+            return None
+        shared = peer.data[self.app]
+        if not shared.get(HEARTBEAT_KEY) or not shared.get(CERTS_PASSPHRASE):
+            return None
+        assert found.config and found.identity and found.database and found.amqp
+        from charmed_octavia.render import RenderInput
+
+        return RenderInput(
+            config=found.config,
+            identity=found.identity,
+            database=found.database,
+            amqp=found.amqp,
+            heartbeat_key=shared[HEARTBEAT_KEY],
+            server_certs_key_passphrase=shared[CERTS_PASSPHRASE],
+            unit_address=self._address(PEER),
+        )
+
+    def _write_files(self, files: Mapping[str, workload.File | None]) -> set[str]:
+        changed: set[str] = set()
+        for path, file in files.items():
+            if file is None:
+                if self.workload.remove_file(path):
+                    changed.add(path)
+            elif self.workload.write_file(file):
+                changed.add(path)
+        if changed:
+            logger.info("updated %s", ", ".join(sorted(changed)))
+        return changed
+
+    def _migrate_database(self) -> bool:
+        """Bring the schema to the installed Octavia (leader); True once it is there."""
+        peer = self.model.get_relation(PEER)
+        if peer is None:
+            return False
+        shared = peer.data[self.app]
+        if not self.unit.is_leader():
+            return bool(shared.get(DB_SYNCED))
+        installed = self.workload.package_versions(VERSION_PACKAGES)
+        # The schema follows the Octavia code installed; any of its packages tells its version.
+        version = next((installed[p] for p in VERSION_PACKAGES if p in installed), "unknown")
+        if shared.get(DB_SYNCED) == version:
+            return True
+        self.unit.status = ops.MaintenanceStatus("Migrating the Octavia database")
+        self.workload.run(DB_MANAGE)
+        shared[DB_SYNCED] = version
+        logger.info("database schema at head for octavia %s", version)
+        return True
+
+    def _run_services(self, restart: Sequence[str]) -> None:
+        from charmed_octavia.render import SERVICES
+
+        wl = self.workload
+        for name in SERVICES:
+            if not wl.service_enabled(name):
+                wl.service("enable", name)
+            if not wl.service_active(name):
+                wl.service("start", name)
+            elif name in restart:
+                wl.service("restart", name)
+
+    def _stop_services(self) -> None:
+        from charmed_octavia.render import SERVICES
+
+        for name in SERVICES:
+            if self.workload.service_active(name):
+                self.workload.service("stop", name)
+
+    # -- facts and status --------------------------------------------------------------------
+
+    def assess(self) -> Assessment:
+        """Config, origin and relation facts; no side effects."""
+        found = Assessment()
+        try:
+            found.config = self.load_config(CharmConfig)
+            found.origin = origin_mod.parse_origin(found.config.openstack_origin, self._series())
+        except ValueError as e:
+            found.config = None
+            found.config_error = str(e)
+            return found
+        unit = self.unit.name
+        for name in (IDENTITY, DATABASE, AMQP):
+            rels = self.model.relations[name]
+            if not rels:
+                found.missing_relations.append(name)
+                continue
+            units = {u.name: dict(r.data[u]) for r in rels for u in r.units}
+            if name == IDENTITY:
+                found.identity = relations.parse_identity(units)
+                if found.identity is None:
+                    missing = relations.missing_identity_keys(units)
+                    found.incomplete[name] = f"missing {', '.join(missing)}"
+            elif name == DATABASE:
+                found.database = relations.parse_database(units, unit)
+                if found.database is None:
+                    found.incomplete[name] = relations.database_wait_reason(units, unit) or ""
+            else:
+                found.amqp = relations.parse_amqp(units)
+                if found.amqp is None:
+                    found.incomplete[name] = (
+                        "no rabbitmq unit has set password and private-address"
+                    )
+        return found
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        found = self.assess()
+        if found.config is None:
+            event.add_status(ops.BlockedStatus(f"Invalid config: {found.config_error}"))
+            return
+        if self._error:
+            event.add_status(ops.BlockedStatus(self._error[:200]))
+        missing_packages = self.workload.missing_packages(PACKAGES)
+        if missing_packages or self._stored.apt_pending:
+            event.add_status(ops.MaintenanceStatus("Installing packages"))
+        if found.missing_relations:
+            event.add_status(
+                ops.BlockedStatus(f"Missing relations: {', '.join(found.missing_relations)}")
+            )
+        if found.incomplete:
+            event.add_status(
+                ops.WaitingStatus(f"Incomplete relations: {', '.join(sorted(found.incomplete))}")
+            )
+        peer = self.model.get_relation(PEER)
+        shared = peer.data[self.app] if peer is not None else {}
+        if not shared.get(HEARTBEAT_KEY) or not shared.get(DB_SYNCED):
+            event.add_status(ops.WaitingStatus("Waiting for the leader to set up the database"))
+        if not missing_packages:
+            from charmed_octavia.render import SERVICES
+
+            down = [s for s in SERVICES if not self.workload.service_active(s)]
+            if down:
+                event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
+        event.add_status(ops.ActiveStatus("Unit is ready"))
+
+    def _redact(self, text: str) -> str:
+        """``text`` without any password the relations or config hold."""
+        found = self.assess()
+        values = []
+        if found.identity:
+            values.append(found.identity.password)
+        if found.database:
+            values.append(found.database.password)
+        if found.amqp:
+            values.extend(s.password for s in found.amqp.servers)
+        if found.config and found.config.lb_mgmt_issuing_ca_key_passphrase:
+            values.append(found.config.lb_mgmt_issuing_ca_key_passphrase)
+        for value in values:
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def _series(self) -> str:
+        return _series(self.workload)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _on_action(self, event: ops.ActionEvent) -> None:
+        name = self._action_names[event.handle.kind]
+        handler = plan_actions.HANDLERS.get(name) or amphora_actions.HANDLERS.get(name)
+        if handler is None:
+            event.fail(f"action {name!r} is not implemented by this charm revision")
+            return
+        handler(event, self.action_context())
+
+    def action_context(self) -> ActionContext:
+        """Plain values and factories the action handlers work with."""
+        state = self.workload.root / STATE_DIR.relative_to("/")
+        return ActionContext(
+            connect=self._connect,
+            amp_ssh_key_name=str(self.config.get("amp-ssh-key-name", "")),
+            ssh_dir=state / "ssh",
+            state_dir=state / "plan",
+            octavia_conf=self.workload.root / OCTAVIA_CONF.lstrip("/"),
+            series=self._series(),
+            origin=str(self.config.get("openstack-origin", "distro")),
+            package_versions=self._package_versions,
+        )
+
+    def _package_versions(self) -> Mapping[str, str]:
+        return self.workload.package_versions(VERSION_PACKAGES)
+
+    def _connect(self) -> Connection:
+        rels = self.model.relations[IDENTITY]
+        if not rels:
+            raise RuntimeError("no identity-service relation: relate octavia to keystone")
+        units = {u.name: dict(r.data[u]) for r in rels for u in r.units}
+        identity = relations.parse_identity(units)
+        if identity is None:
+            missing = ", ".join(relations.missing_identity_keys(units))
+            raise RuntimeError(f"the identity-service relation is not complete: missing {missing}")
+        internal = bool(self.config.get("use-internal-endpoints", False))
+        from charmed_octavia import cloud
+
+        return cloud.connect(
+            auth_url=identity.auth_url(internal) + "/v3",
+            username=identity.username,
+            password=identity.password,
+            project_name=identity.project_name,
+            user_domain_name=identity.user_domain_name,
+            project_domain_name=identity.project_domain_name,
+            region_name=str(self.config.get("region", "RegionOne")),
+            interface="internal" if internal else "public",
+        )
+
+
+def _series(wl: workload.Workload) -> str:
+    """The Ubuntu codename of the unit, from os-release."""
+    text = (wl.read_file("/etc/os-release") or b"").decode(errors="replace")
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.strip().strip('"')
+    return values.get("UBUNTU_CODENAME") or values.get("VERSION_CODENAME") or ""
+
+
+def _api_url(host: str) -> str:
+    return f"http://{relations.host_for_url(host)}:{relations.API_PORT}"
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(OctaviaCharm)

@@ -1,0 +1,416 @@
+"""Handlers of the flavor, TLS and SRU test-plan actions; see action_context.py.
+
+Parameters are loaded into the dataclasses below with ``event.load_params(..., errors="fail")``;
+their ``__post_init__`` validates everything (through the library's own checks) before any
+connection is opened, so bad input fails the action and changes nothing. The library and
+openstacksdk are imported inside the handlers: charm.py's import time stays small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from action_context import ActionContext, Handler
+
+if TYPE_CHECKING:
+    import ops
+
+KNOWN_HOSTS = "known_hosts"
+
+
+# ---- parameters ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateFlavorParams:
+    name: str
+    ram: int
+    disk: int
+    vcpus: int
+    id: str = ""
+    public: bool = True
+
+    def __post_init__(self) -> None:
+        self.spec().validate()
+
+    def spec(self) -> Any:
+        from charmed_octavia.flavors import NovaFlavorSpec
+
+        return NovaFlavorSpec(
+            name=self.name,
+            ram=self.ram,
+            disk=self.disk,
+            vcpus=self.vcpus,
+            id=self.id,
+            public=self.public,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateFlavorProfileParams:
+    name: str
+    compute_flavor: str
+    provider: str = "amphora"
+    flavor_data: str = "{}"
+
+    def __post_init__(self) -> None:
+        self.spec().validate()
+
+    def spec(self) -> Any:
+        from charmed_octavia.flavors import FlavorProfileSpec, parse_flavor_data
+
+        return FlavorProfileSpec(
+            name=self.name,
+            compute_flavor=self.compute_flavor,
+            provider=self.provider,
+            flavor_data=parse_flavor_data(self.flavor_data),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateLbFlavorParams:
+    name: str
+    flavorprofile: str
+    description: str = ""
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        self.spec().validate()
+
+    def spec(self) -> Any:
+        from charmed_octavia.flavors import LbFlavorSpec
+
+        return LbFlavorSpec(
+            name=self.name,
+            flavorprofile=self.flavorprofile,
+            description=self.description,
+            enabled=self.enabled,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateXxlargeParams:
+    nova_flavor_name: str = "m1.xxlarge"
+    ram: int = 32768
+    disk: int = 10
+    vcpus: int = 4
+    nova_flavor_id: str = "10"
+    public: bool = True
+    flavorprofile_name: str = "o1.xxlarge"
+    provider: str = "amphora"
+    lb_flavor_name: str = "o1.xxlarge"
+    description: str = "Extra large LB"
+
+    def __post_init__(self) -> None:
+        self.spec().validate()
+
+    def spec(self) -> Any:
+        from charmed_octavia.flavors import XxlargeSpec
+
+        return XxlargeSpec(**dataclasses.asdict(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreTlsBundleParams:
+    name: str = "xxlarge.devstack.p12"
+    common_name: str = "xxlarge.devstack"
+    bundle: str = dataclasses.field(default="", repr=False)
+    days: int = 365
+
+    def __post_init__(self) -> None:
+        from charmed_octavia import tls
+        from charmed_octavia.resources import check_name
+
+        check_name("secret", self.name)
+        if self.bundle:
+            # Decoding also proves it is an unencrypted PKCS#12 with a key and a certificate.
+            tls.decode_bundle(self.bundle)
+        else:
+            tls.validate_common_name(self.common_name)
+            tls.validate_days(self.days)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunTestPlanParams:
+    """run-test-plan's parameters (actions.yaml); validated by testplan.PlanParams."""
+
+    run_id: str = ""
+    keypair_name: str = "amphora-backdoor"
+    nova_flavor_name: str = "m1.xxlarge"
+    ram: int = 32768
+    disk: int = 10
+    vcpus: int = 4
+    nova_flavor_id: str = "10"
+    flavorprofile_name: str = "o1.xxlarge"
+    provider: str = "amphora"
+    lb_flavor_name: str = "o1.xxlarge"
+    tls_secret_name: str = "xxlarge.devstack.p12"  # noqa: S105 - a secret's name
+    common_name: str = "xxlarge.devstack"
+    lb_name: str = "lb1-xxlarge"
+    vip_subnet: str = "ext_net_subnet"
+    listener_name: str = "thttps"
+    listener_port: int = 443
+    connection_limit: int = -1
+    pool_name: str = "xxlarge_p1"
+    lb_algorithm: str = "ROUND_ROBIN"
+    pool_protocol: str = "HTTP"
+    reload_count: int = 0
+    prepare_amphora: bool = True
+    check_amphorae: bool = True
+    lb_timeout: int = 1800
+    step_timeout: int = 600
+    keep_resources: bool = False
+
+    def __post_init__(self) -> None:
+        self.plan().validate()
+
+    def plan(self) -> Any:
+        from charmed_octavia.testplan import PlanParams
+
+        return PlanParams(**dataclasses.asdict(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanupParams:
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.run_id:
+            from charmed_octavia.runstate import validate_run_id
+
+            validate_run_id(self.run_id)
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _flat(values: Mapping[str, Any]) -> dict[str, str]:
+    """Juju action results hold strings: every value as text, hyphenated keys."""
+    return {key.replace("_", "-"): _text(v) for key, v in values.items()}
+
+
+def _error(error: BaseException) -> str:
+    text = " ".join((str(error).strip() or type(error).__name__).split())
+    details = getattr(error, "details", None)
+    if details and str(details) not in text:
+        text = f"{text}: {details}"
+    return text
+
+
+def _ensured_results(ensured: Any) -> dict[str, Any]:
+    return {
+        "action": ensured.action,
+        "id": ensured.id,
+        "name": ensured.name,
+        "attributes": _flat(ensured.attributes),
+    }
+
+
+def _load(event: ops.ActionEvent, cls: type) -> Any:
+    # errors="fail" fails the action with the validation message and ends the hook.
+    return event.load_params(cls, errors="fail")
+
+
+# ---- handlers ------------------------------------------------------------------------------
+
+
+def create_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, CreateFlavorParams)
+    from charmed_octavia import flavors
+
+    try:
+        ensured = flavors.ensure_nova_flavor(ctx.connect(), params.spec())
+    except Exception as e:
+        event.fail(f"create-flavor: {_error(e)}")
+        return
+    event.log(f"Nova flavor {ensured.name} ({ensured.id}) {ensured.action}")
+    event.set_results(_ensured_results(ensured))
+
+
+def create_flavorprofile(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, CreateFlavorProfileParams)
+    from charmed_octavia import flavors
+
+    try:
+        ensured = flavors.ensure_flavorprofile(ctx.connect(), params.spec())
+    except Exception as e:
+        event.fail(f"create-flavorprofile: {_error(e)}")
+        return
+    event.log(f"flavorprofile {ensured.name} ({ensured.id}) {ensured.action}")
+    results = _ensured_results(ensured)
+    results["attributes"]["flavor-data"] = json.dumps(
+        ensured.attributes.get("flavor_data"), sort_keys=True
+    )
+    event.set_results(results)
+
+
+def create_lb_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, CreateLbFlavorParams)
+    from charmed_octavia import flavors
+
+    try:
+        ensured = flavors.ensure_lb_flavor(ctx.connect(), params.spec())
+    except Exception as e:
+        event.fail(f"create-lb-flavor: {_error(e)}")
+        return
+    event.log(f"Octavia flavor {ensured.name} ({ensured.id}) {ensured.action}")
+    event.set_results(_ensured_results(ensured))
+
+
+def create_xxlarge_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, CreateXxlargeParams)
+    from charmed_octavia import flavors
+
+    try:
+        ensured = flavors.ensure_xxlarge(ctx.connect(), params.spec())
+    except Exception as e:
+        event.fail(f"create-xxlarge-flavor: {_error(e)}")
+        return
+    results: dict[str, Any] = {}
+    for item in ensured:
+        event.log(f"{item.kind} {item.name} ({item.id}) {item.action}")
+        results[item.kind] = _ensured_results(item)
+    event.set_results(results)
+
+
+def store_tls_bundle(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, StoreTlsBundleParams)
+    from charmed_octavia import barbican, tls
+
+    if params.bundle:
+        bundle = tls.decode_bundle(params.bundle)
+        event.log(f"storing the given bundle ({bundle.subject})")
+    else:
+        bundle = tls.generate_bundle(params.common_name, days=params.days)
+        event.log(f"generated a CA and a certificate for {params.common_name}")
+    try:
+        stored = barbican.store_bundle(ctx.connect(), params.name, bundle)
+    except Exception as e:
+        event.fail(f"store-tls-bundle: {_error(e)}")
+        return
+    event.set_results(
+        {
+            "secret-href": stored.href,
+            "secret-id": stored.id,
+            "name": stored.name,
+            "certificate": _flat(bundle.to_dict()),
+        }
+    )
+
+
+def _plan_context(event: ops.ActionEvent, ctx: ActionContext) -> Any:
+    from charmed_octavia.testplan import PlanContext
+
+    public_key = None
+    amphora_ssh = None
+    try:
+        from charmed_octavia import amphora, ssh
+
+        private_key, public_key = ssh.ensure_keypair(ctx.ssh_dir)
+        amphora_ssh = amphora.SSHSettings(
+            private_key_path=private_key, known_hosts_path=ctx.ssh_dir / KNOWN_HOSTS
+        )
+    except ImportError as e:
+        event.log(f"amphora SSH support unavailable ({e}); the amphora steps will not run")
+    try:
+        versions = dict(ctx.package_versions())
+    except Exception as e:
+        event.log(f"package versions unknown: {_error(e)}")
+        versions = {}
+    return PlanContext(
+        state_dir=ctx.state_dir,
+        series=ctx.series,
+        origin=ctx.origin,
+        package_versions=versions,
+        amp_ssh_key_name=ctx.amp_ssh_key_name,
+        public_key=public_key,
+        amphora_ssh=amphora_ssh,
+        progress=event.log,
+    )
+
+
+def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, RunTestPlanParams)
+    from charmed_octavia import report, testplan
+    from charmed_octavia.runstate import RunBusy
+
+    try:
+        conn = ctx.connect()
+        plan_ctx = _plan_context(event, ctx)
+        result = testplan.run_plan(conn, params.plan(), plan_ctx)
+    except RunBusy as e:
+        event.fail(f"run-test-plan: another run is in progress ({_error(e)})")
+        return
+    except Exception as e:
+        # Only set-up errors get here (no connection, a reused run id): nothing was created.
+        event.fail(f"run-test-plan: {_error(e)}")
+        return
+    data = result.to_dict()
+    steps = {
+        f"{i + 1:02d}-{s.name}": {
+            "status": s.status,
+            "seconds": f"{s.seconds:.1f}",
+            "evidence": s.evidence,
+        }
+        for i, s in enumerate(result.steps)
+    }
+    event.set_results(
+        {
+            "verdict": result.verdict,
+            "verdict-reason": result.verdict_reason,
+            "run-id": result.run_id,
+            "steps": steps,
+            "report": report.render_markdown(data),
+            "report-json": report.render_json(data),
+        }
+    )
+    if result.verdict == "failed":
+        event.fail(
+            f"run-test-plan {result.run_id}: step {result.failed_step} failed: {result.failure}"
+        )
+
+
+def cleanup_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
+    params = _load(event, CleanupParams)
+    from charmed_octavia import testplan
+
+    try:
+        outcome = testplan.cleanup(ctx.connect(), ctx.state_dir, params.run_id, progress=event.log)
+    except Exception as e:
+        event.fail(f"cleanup-test-plan: {_error(e)}")
+        return
+    kept = outcome.kept
+    event.set_results(
+        {
+            "runs": dict(outcome.runs) or {"none": "no test-plan run recorded"},
+            "deleted": str(outcome.deleted),
+            "kept": str(len(kept)),
+            "resources": json.dumps(outcome.rows, sort_keys=True),
+        }
+    )
+    if kept:
+        event.fail(
+            "cleanup-test-plan kept "
+            + "; ".join(f"{r['kind']} {r['name']} ({r['id']}): {r['reason']}" for r in kept)
+            + ": run it again once the cause is fixed"
+        )
+
+
+HANDLERS: dict[str, Handler] = {
+    "create-flavor": create_flavor,
+    "create-flavorprofile": create_flavorprofile,
+    "create-lb-flavor": create_lb_flavor,
+    "create-xxlarge-flavor": create_xxlarge_flavor,
+    "store-tls-bundle": store_tls_bundle,
+    "run-test-plan": run_test_plan,
+    "cleanup-test-plan": cleanup_test_plan,
+}

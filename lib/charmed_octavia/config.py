@@ -1,0 +1,191 @@
+"""The charm's configuration options as one validated, typed value.
+
+Field names are the Juju option names with dashes as underscores (the charm loads them with
+``CharmBase.load_config``). Invalid values raise ``ValueError`` with a message that names the
+option and never repeats the value of a secret option.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from dataclasses import dataclass, fields
+
+TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
+ANTI_AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity")
+HEALTH_MANAGER_PORT = 5555
+
+# Values go verbatim into an INI file and apache config: a control character could add lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LIST_ITEM = re.compile(r"^[A-Za-z0-9_.:-]+$")
+# PEM options go to files of their own, not into the INI text, and may be multi-line PEM.
+_PEM_OPTIONS = frozenset(
+    {
+        "lb_mgmt_issuing_cacert",
+        "lb_mgmt_issuing_ca_private_key",
+        "lb_mgmt_controller_cacert",
+        "lb_mgmt_controller_cert",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TLSMaterial:
+    """PEM texts decoded from the lb-mgmt-* options ("" when not configured)."""
+
+    issuing_ca: str = ""
+    issuing_ca_key: str = ""
+    issuing_ca_passphrase: str = ""
+    controller_ca: str = ""
+    controller_cert: str = ""
+
+
+@dataclass(frozen=True)
+class CharmConfig:
+    """Every option of config.yaml; defaults mirror config.yaml for direct construction."""
+
+    openstack_origin: str = "distro"
+    debug: bool = False
+    region: str = "RegionOne"
+    use_internal_endpoints: bool = False
+    os_public_hostname: str = ""
+    os_internal_hostname: str = ""
+    os_admin_hostname: str = ""
+    amp_image_tag: str = "octavia-amphora"
+    amp_image_owner_id: str = ""
+    amp_ssh_key_name: str = "amphora-backdoor"
+    amp_flavor_id: str = ""
+    amp_boot_network_list: str = ""
+    amp_secgroup_list: str = ""
+    loadbalancer_topology: str = "SINGLE"
+    enable_anti_affinity: bool = False
+    anti_affinity_policy: str = "anti-affinity"
+    connection_max_retries: int = 120
+    connection_retry_interval: int = 5
+    health_manager_bind_ip: str = ""
+    controller_ip_port_list: str = ""
+    lb_mgmt_issuing_cacert: str = ""
+    lb_mgmt_issuing_ca_private_key: str = ""
+    lb_mgmt_issuing_ca_key_passphrase: str = ""
+    lb_mgmt_controller_cacert: str = ""
+    lb_mgmt_controller_cert: str = ""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _PEM_OPTIONS:
+                continue
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise ValueError(
+                    f"{_option(f.name)} must be a single line without control characters"
+                )
+        if not self.region.strip():
+            raise ValueError("region must not be empty")
+        if not self.amp_image_tag.strip():
+            raise ValueError("amp-image-tag must not be empty")
+        if not self.amp_ssh_key_name.strip():
+            raise ValueError("amp-ssh-key-name must not be empty")
+        if self.loadbalancer_topology not in TOPOLOGIES:
+            raise ValueError(f"loadbalancer-topology must be one of {', '.join(TOPOLOGIES)}")
+        if self.anti_affinity_policy not in ANTI_AFFINITY_POLICIES:
+            raise ValueError(
+                f"anti-affinity-policy must be one of {', '.join(ANTI_AFFINITY_POLICIES)}"
+            )
+        if self.connection_max_retries < 1:
+            raise ValueError("connection-max-retries must be at least 1")
+        if self.connection_retry_interval < 1:
+            raise ValueError("connection-retry-interval must be at least 1")
+        for name in ("amp_boot_network_list", "amp_secgroup_list"):
+            for item in _split(getattr(self, name)):
+                if not _LIST_ITEM.match(item):
+                    raise ValueError(f"{_option(name)}: {item!r} is not an id or name")
+        for name in ("os_public_hostname", "os_internal_hostname", "os_admin_hostname"):
+            if any(c in getattr(self, name) for c in " /@?#"):
+                raise ValueError(f"{_option(name)} must be a bare host name or address")
+        if self.health_manager_bind_ip:
+            _ip(self.health_manager_bind_ip, "health-manager-bind-ip")
+        for item in _split(self.controller_ip_port_list):
+            host, sep, port = item.rpartition(":")
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"controller-ip-port-list: {item!r} is not <ip>:<port>")
+            # Octavia splits at the last colon and uses the rest as is: no brackets.
+            _ip(host, "controller-ip-port-list")
+        self.tls()  # decodes, raising ValueError on bad material
+
+    @property
+    def boot_networks(self) -> list[str]:
+        return _split(self.amp_boot_network_list)
+
+    @property
+    def secgroups(self) -> list[str]:
+        return _split(self.amp_secgroup_list)
+
+    def tls(self) -> TLSMaterial:
+        """The decoded lb-mgmt-* material; all or none of the certificate options are set."""
+        issuing_ca = _pem(self.lb_mgmt_issuing_cacert, "lb_mgmt_issuing_cacert", "CERTIFICATE")
+        issuing_key = _pem(
+            self.lb_mgmt_issuing_ca_private_key, "lb_mgmt_issuing_ca_private_key", "PRIVATE KEY"
+        )
+        controller_ca = _pem(
+            self.lb_mgmt_controller_cacert, "lb_mgmt_controller_cacert", "CERTIFICATE"
+        )
+        controller_cert = _pem(
+            self.lb_mgmt_controller_cert, "lb_mgmt_controller_cert", "CERTIFICATE"
+        )
+        if controller_cert and "PRIVATE KEY-----" not in controller_cert:
+            raise ValueError(
+                "lb-mgmt-controller-cert must hold the certificate and its private key"
+            )
+        given = {
+            "lb-mgmt-issuing-cacert": issuing_ca,
+            "lb-mgmt-issuing-ca-private-key": issuing_key,
+            "lb-mgmt-controller-cacert": controller_ca,
+            "lb-mgmt-controller-cert": controller_cert,
+        }
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(k for k, v in given.items() if not v)
+            raise ValueError(f"amphora TLS options are incomplete, missing: {missing}")
+        if self.lb_mgmt_issuing_ca_key_passphrase and not issuing_key:
+            raise ValueError("lb-mgmt-issuing-ca-key-passphrase is set without a private key")
+        return TLSMaterial(
+            issuing_ca=issuing_ca,
+            issuing_ca_key=issuing_key,
+            issuing_ca_passphrase=self.lb_mgmt_issuing_ca_key_passphrase,
+            controller_ca=controller_ca,
+            controller_cert=controller_cert,
+        )
+
+
+def _option(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _ip(value: str, option: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{option}: {value!r} is not an IP address") from None
+
+
+def _pem(value: str, field_name: str, kind: str) -> str:
+    """Base64 of PEM (as the existing charm takes it), or PEM itself, to PEM text."""
+    if not value:
+        return ""
+    option = _option(field_name)
+    # Values are never quoted back: some are secret.
+    if "-----BEGIN" in value:
+        text = value
+    else:
+        try:
+            text = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError(f"{option} is not base64-encoded PEM") from None
+    if not re.search(rf"-----BEGIN [A-Z ]*{kind}-----", text):
+        raise ValueError(f"{option} does not hold a PEM {kind.lower()}")
+    return text.strip() + "\n"

@@ -1,0 +1,251 @@
+"""The unit's machine as the charm sees it: apt, dpkg, systemd, commands and files.
+
+Every side effect the charm has on the machine goes through ``Workload``; ``Machine`` is the
+real implementation. Paths are absolute paths on the unit, resolved under ``root`` so a whole
+file tree can live in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+# Debian frontends must never prompt inside a hook.
+_APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+_APT_OPTIONS = ("-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef")
+
+
+class WorkloadError(RuntimeError):
+    """A command on the unit failed; the message is safe to show (no secrets)."""
+
+
+@dataclass(frozen=True)
+class File:
+    """A file the charm wants on the unit, with its ownership and mode."""
+
+    path: str
+    content: bytes
+    mode: int = 0o644
+    owner: str = "root"
+    group: str = "root"
+
+
+class Workload(Protocol):
+    """The side effects the charm has on its machine."""
+
+    root: Path
+
+    def missing_packages(self, packages: Sequence[str]) -> list[str]:
+        """Packages of ``packages`` that are not installed."""
+        ...
+
+    def apt_update(self) -> None:
+        """Refresh the apt indexes."""
+        ...
+
+    def apt_install(self, packages: Sequence[str]) -> None:
+        """Install ``packages``, upgrading those the apt sources now offer newer."""
+        ...
+
+    def architecture(self) -> str:
+        """The dpkg architecture of the machine (amd64, arm64, ...)."""
+        ...
+
+    def package_versions(self, packages: Sequence[str]) -> dict[str, str]:
+        """Installed version of each installed package of ``packages``."""
+        ...
+
+    def read_file(self, path: str) -> bytes | None:
+        """Content of ``path``, or None if it does not exist."""
+        ...
+
+    def write_file(self, file: File) -> bool:
+        """Make ``file`` exist as given; return whether anything changed."""
+        ...
+
+    def remove_file(self, path: str) -> bool:
+        """Remove ``path``; return whether it existed."""
+        ...
+
+    def symlink(self, path: str, target: str) -> bool:
+        """Make ``path`` a symlink to ``target``; return whether anything changed."""
+        ...
+
+    def service_active(self, name: str) -> bool:
+        """Whether the systemd unit ``name`` is active."""
+        ...
+
+    def service_enabled(self, name: str) -> bool:
+        """Whether the systemd unit ``name`` starts at boot."""
+        ...
+
+    def service(self, action: str, name: str) -> None:
+        """Run ``systemctl <action> <name>`` (start, stop, restart, reload, enable, disable)."""
+        ...
+
+    def run(self, command: Sequence[str]) -> str:
+        """Run a command to completion and return its output; raise WorkloadError on failure."""
+        ...
+
+
+class Machine:
+    """The real unit: apt-get, dpkg-query, systemctl and the file system under ``root``."""
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+
+    def _path(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    def missing_packages(self, packages: Sequence[str]) -> list[str]:
+        installed = self.package_versions(packages)
+        return [p for p in packages if p not in installed]
+
+    def apt_update(self) -> None:
+        self.run(["apt-get", "update", "-q"])
+
+    def apt_install(self, packages: Sequence[str]) -> None:
+        if packages:
+            # `install` also upgrades named packages; Octavia's binaries pin their python3-
+            # package to the same version, so that follows.
+            self.run(["apt-get", "install", "-y", "-q", *_APT_OPTIONS, *packages])
+
+    def architecture(self) -> str:
+        return self.run(["dpkg", "--print-architecture"]).strip()
+
+    def package_versions(self, packages: Sequence[str]) -> dict[str, str]:
+        if not packages:
+            return {}
+        # dpkg-query exits 1 when a name is unknown but still prints the known ones.
+        try:
+            result = subprocess.run(
+                ["dpkg-query", "-W", "-f", "${Package}\t${Status}\t${Version}\n", *packages],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError:
+            return {}
+        versions = {}
+        for line in result.stdout.splitlines():
+            name, status, version = [*line.split("\t"), "", ""][:3]
+            if status.endswith(" installed") and version:
+                versions[name] = version
+        return versions
+
+    def read_file(self, path: str) -> bytes | None:
+        try:
+            return self._path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, file: File) -> bool:
+        target = self._path(file.path)
+        uid, gid = _ids(file.owner, file.group)
+        try:
+            stat = target.lstat()
+        except FileNotFoundError:
+            stat = None
+        if stat is not None and not target.is_symlink() and target.read_bytes() == file.content:
+            changed = False
+            if stat.st_mode & 0o7777 != file.mode:
+                os.chmod(target, file.mode)
+                changed = True
+            if (stat.st_uid, stat.st_gid) != (uid, gid):
+                os.chown(target, uid, gid)
+                changed = True
+            return changed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written under a private name with its final mode first, then renamed, so a secret
+        # is never readable by others, not even for a moment, and readers see whole files.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            os.fchmod(fd, file.mode)
+            os.fchown(fd, uid, gid)
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(file.content)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True
+
+    def remove_file(self, path: str) -> bool:
+        target = self._path(path)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+            return True
+        return False
+
+    def symlink(self, path: str, target: str) -> bool:
+        link = self._path(path)
+        if link.is_symlink() and os.readlink(link) == target:
+            return False
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+        return True
+
+    def service_active(self, name: str) -> bool:
+        result = subprocess.run(
+            ["systemctl", "is-active", "--quiet", name], check=False, capture_output=True
+        )
+        return result.returncode == 0
+
+    def service_enabled(self, name: str) -> bool:
+        result = subprocess.run(
+            ["systemctl", "is-enabled", "--quiet", name], check=False, capture_output=True
+        )
+        return result.returncode == 0
+
+    def service(self, action: str, name: str) -> None:
+        if action not in {"start", "stop", "restart", "reload", "enable", "disable"}:
+            raise ValueError(f"unknown service action {action!r}")
+        self.run(["systemctl", action, name])
+
+    def run(self, command: Sequence[str]) -> str:
+        try:
+            result = subprocess.run(
+                list(command),
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, **_APT_ENV},
+            )
+        except OSError as e:
+            raise WorkloadError(f"{command[0]}: {e.strerror}") from e
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+            raise WorkloadError(f"{' '.join(command[:3])} failed ({result.returncode}): {tail}")
+        return result.stdout
+
+
+def _ids(owner: str, group: str) -> tuple[int, int]:
+    try:
+        uid = pwd.getpwnam(owner).pw_uid
+    except KeyError as e:
+        raise WorkloadError(f"user {owner!r} does not exist") from e
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError as e:
+        raise WorkloadError(f"group {group!r} does not exist") from e
+    return uid, gid
+
+
+def changed_services(
+    changed_paths: Iterable[str], readers: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """Services that read any of ``changed_paths``, in the order ``readers`` names them.
+
+    ``readers`` maps a service to the paths it reads.
+    """
+    changed = set(changed_paths)
+    return [svc for svc, paths in readers.items() if changed.intersection(paths)]

@@ -1,0 +1,152 @@
+"""The rendered octavia.conf, checked by Octavia 14.0.x's own option definitions.
+
+The check runs in the lab's virtualenv (tests/lab/venv.py), which holds the Caracal Octavia
+from PyPI; the file is rendered here, by the charm's code, from a full set of relation data.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from charmed_octavia import render
+
+from tests.unit.charm_data import full_render_input
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = Path(__file__).with_name("check_octavia_conf.py")
+
+
+@pytest.fixture(scope="module")
+def octavia_python() -> Path:
+    from tests.lab import venv
+
+    try:
+        root = venv.ensure_venv()
+    except Exception as e:  # any build failure means: cannot check here
+        pytest.skip(
+            f"the Octavia 14.0.x virtualenv cannot be built here ({type(e).__name__}: {e}); "
+            "it needs Python 3.11+ and access to PyPI once (then it is cached)"
+        )
+    return root / "bin" / "python"
+
+
+def _check(python: Path, conf: Path) -> dict:
+    proc = subprocess.run(
+        [str(python), str(CHECK), str(conf)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def _render(tmp_path: Path, *, with_tls: bool = True) -> Path:
+    files = render.desired_files(full_render_input(with_tls), ROOT / "templates")
+    conf = files[render.OCTAVIA_CONF]
+    assert conf is not None
+    path = tmp_path / "octavia.conf"
+    path.write_bytes(conf.content)
+    return path
+
+
+@pytest.mark.parametrize("with_tls", [True, False], ids=["amphora-tls", "no-amphora-tls"])
+def test_rendered_conf_conforms_to_octavia_options(octavia_python, tmp_path, with_tls):
+    # Arrange
+    conf = _render(tmp_path, with_tls=with_tls)
+
+    # Act
+    report = _check(octavia_python, conf)
+
+    # Assert
+    assert report["ok"], report
+    required = {
+        "DEFAULT", "database", "keystone_authtoken", "service_auth", "api_settings",
+        "controller_worker", "certificates", "haproxy_amphora", "health_manager",
+        "house_keeping", "nova", "neutron", "glance", "cinder", "oslo_messaging",
+        "oslo_messaging_rabbit", "oslo_middleware",
+    }  # fmt: skip
+    assert required <= set(report["sections"])
+    assert report["checked_options"] >= (60 if with_tls else 50)
+
+
+def test_misspelled_option_fails_the_check(octavia_python, tmp_path):
+    # Arrange
+    conf = _render(tmp_path)
+    text = conf.read_text().replace("amp_image_tag =", "amp_image_tags =")
+    conf.write_text(text)
+
+    # Act
+    report = _check(octavia_python, conf)
+
+    # Assert
+    assert not report["ok"]
+    assert report["unknown_options"] == ["controller_worker.amp_image_tags"]
+
+
+def test_misspelled_section_fails_the_check(octavia_python, tmp_path):
+    # Arrange
+    conf = _render(tmp_path)
+    conf.write_text(conf.read_text().replace("[house_keeping]", "[housekeeping]"))
+
+    # Act
+    report = _check(octavia_python, conf)
+
+    # Assert
+    assert report["unknown_sections"] == ["housekeeping"]
+
+
+def test_unparsable_value_fails_the_check(octavia_python, tmp_path):
+    # Arrange
+    conf = _render(tmp_path)
+    text = conf.read_text().replace(
+        "connection_max_retries = 300", "connection_max_retries = many"
+    )
+    conf.write_text(text)
+
+    # Act
+    report = _check(octavia_python, conf)
+
+    # Assert
+    assert report["bad_values"] == ["haproxy_amphora.connection_max_retries: ConfigFileValueError"]
+
+
+def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatch):
+    # Arrange: the charm itself, driven by ops.testing with the providers' exact data.
+    from ops import testing
+
+    import charm
+    from tests.unit.charm_data import (
+        FULL_CONFIG,
+        KEYSTONE_UNIT,
+        MYSQL_ROUTER_UNIT,
+        rabbit_unit,
+        tls_options,
+    )
+    from tests.unit.fake_workload import FakeMachine
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text("UBUNTU_CODENAME=jammy\n")
+    machine = FakeMachine(tmp_path)
+    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
+    ctx = testing.Context(charm.OctaviaCharm)
+    state = testing.State(
+        leader=True,
+        config={**FULL_CONFIG, **tls_options()},
+        relations=[
+            testing.Relation("identity-service", remote_units_data={0: KEYSTONE_UNIT}),
+            testing.Relation("shared-db", remote_units_data={0: MYSQL_ROUTER_UNIT}),
+            testing.Relation(
+                "amqp", remote_units_data={i: rabbit_unit(f"10.5.0.2{i}") for i in range(3)}
+            ),
+            testing.PeerRelation("cluster"),
+        ],
+    )
+
+    # Act
+    out = ctx.run(ctx.on.install(), state)
+    report = _check(octavia_python, tmp_path / "etc" / "octavia" / "octavia.conf")
+
+    # Assert
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+    assert report["ok"], report

@@ -1,0 +1,113 @@
+"""Process groups and the lab's state file (standard library only: the watchdog uses it).
+
+Every server the lab starts leads its own process group (``start_new_session``), so stopping
+a service signals that group and nothing else: other users' processes of the same programs
+are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+STATE_FILE = "lab-state.json"
+
+
+def read_state(lab_dir: Path) -> dict:
+    try:
+        return json.loads((lab_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(lab_dir: Path, state: dict) -> None:
+    tmp = lab_dir / f"{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+    os.replace(tmp, lab_dir / STATE_FILE)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0) but is gone for every practical purpose.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stop_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return
+        # Reap our own children so that they do not linger as zombies.
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(-pgid, os.WNOHANG)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and group_alive(pgid):
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(-pgid, os.WNOHANG)
+        time.sleep(0.05)
+
+
+def stop_groups(pgids: list[int], timeout: float = 10.0) -> None:
+    """Stop several process groups concurrently: TERM all, wait, KILL the stragglers."""
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(group_alive(g) for g in pgids):
+        for pgid in pgids:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(-pgid, os.WNOHANG)
+        time.sleep(0.05)
+    for pgid in pgids:
+        if group_alive(pgid):
+            stop_group(pgid, timeout=0)
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
+
+
+def teardown_from_state(lab_dir: Path, remove_dir: bool = True) -> None:
+    """Stop every process group recorded in the lab's state file, then remove the lab dir."""
+    state = read_state(lab_dir)
+    pgids = [int(s["pgid"]) for s in state.get("services", {}).values() if s.get("pgid")]
+    stop_groups(pgids)
+    watchdog = state.get("watchdog_pid")
+    if watchdog and watchdog != os.getpid():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(watchdog), signal.SIGTERM)
+    if remove_dir and state.get("owns_dir", True):
+        shutil.rmtree(lab_dir, ignore_errors=True)

@@ -1,0 +1,176 @@
+"""Remote relation data exactly as the providers write it (see relation-contracts.md)."""
+
+from __future__ import annotations
+
+KEYSTONE_PASSWORD = "ks-Secret/pa:ss"
+DB_PASSWORD = "db-Secret@pass"
+RABBIT_PASSWORD = "rmq-Secret+pass"
+
+# charm-keystone's leader, in its unit databag (plain strings; "__null__" means unset).
+KEYSTONE_UNIT = {
+    "admin_domain_id": "a8e3f5d2c0b14f1c9d7e6b5a4c3d2e1f",
+    "admin_project_id": "b1c2d3e4f5a6478899aabbccddeeff00",
+    "admin_user_id": "c0ffee00c0ffee00c0ffee00c0ffee00",
+    "admin_role": "Admin",
+    "api_version": "3",
+    "auth_host": "10.5.0.10",
+    "auth_port": "35357",
+    "auth_protocol": "http",
+    "ca_cert": "__null__",
+    "created_roles": "load-balancer_observer,load-balancer_member,load-balancer_admin",
+    "egress-subnets": "10.5.0.10/32",
+    "ingress-address": "10.5.0.10",
+    "internal_host": "10.5.0.11",
+    "internal_port": "5000",
+    "internal_protocol": "http",
+    "private-address": "10.5.0.10",
+    "region": "RegionOne",
+    "service_domain": "service_domain",
+    "service_domain_id": "d00d00d00d00d00d00d00d00d00d00d0",
+    "service_host": "10.5.0.10",
+    "service_password": KEYSTONE_PASSWORD,
+    "service_port": "5000",
+    "service_protocol": "http",
+    "service_tenant": "services",
+    "service_tenant_id": "0086b84a8dcf44b5b425abbddbbbd8c3",
+    "service_type": "load-balancer",
+    "service_user_id": "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1",
+    "service_username": "octavia",
+}
+
+# mysql-router, the subordinate beside the unit.
+MYSQL_ROUTER_UNIT = {
+    "allowed_units": "octavia/0 octavia/1",
+    "db_host": "127.0.0.1",
+    "db_port": "3306",
+    "password": DB_PASSWORD,
+    "wait_timeout": "3600",
+    "egress-subnets": "10.5.0.30/32",
+    "ingress-address": "10.5.0.30",
+    "private-address": "10.5.0.30",
+}
+
+
+def rabbit_unit(address: str) -> dict[str, str]:
+    """A clustered rabbitmq-server unit's databag."""
+    return {
+        "clustered": "true",
+        "egress-subnets": f"{address}/32",
+        "hostname": address,
+        "ingress-address": address,
+        "password": RABBIT_PASSWORD,
+        "private-address": address,
+    }
+
+
+def pem_pair(common_name: str) -> tuple[str, str]:
+    """A self-signed certificate and its unencrypted private key, as PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return cert_pem, key_pem
+
+
+def b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def tls_options() -> dict[str, str]:
+    """The five lb-mgmt-* options, set as an operator would (base64 PEM)."""
+    issuing_cert, issuing_key = pem_pair("issuing-ca")
+    controller_ca, _ = pem_pair("controller-ca")
+    controller_cert, controller_key = pem_pair("controller")
+    return {
+        "lb-mgmt-issuing-cacert": b64(issuing_cert),
+        "lb-mgmt-issuing-ca-private-key": b64(issuing_key),
+        "lb-mgmt-issuing-ca-key-passphrase": "issuing-Passphrase",
+        "lb-mgmt-controller-cacert": b64(controller_ca),
+        "lb-mgmt-controller-cert": b64(controller_cert + controller_key),
+    }
+
+
+# Every option set to a non-default value.
+FULL_CONFIG = {
+    "openstack-origin": "cloud:jammy-caracal",
+    "debug": True,
+    "region": "RegionTwo",
+    "use-internal-endpoints": True,
+    "os-public-hostname": "octavia.example.com",
+    "os-internal-hostname": "octavia.internal.example.com",
+    "os-admin-hostname": "octavia.admin.example.com",
+    "amp-image-tag": "amphora-jammy",
+    "amp-image-owner-id": "0086b84a8dcf44b5b425abbddbbbd8c3",
+    "amp-ssh-key-name": "amphora-backdoor",
+    "amp-flavor-id": "10",
+    "amp-boot-network-list": "3e4d1c2b-aaaa-4bbb-8ccc-000000000001",
+    "amp-secgroup-list": (
+        "5f6e7d8c-aaaa-4bbb-8ccc-000000000002,5f6e7d8c-aaaa-4bbb-8ccc-000000000003"
+    ),
+    "loadbalancer-topology": "ACTIVE_STANDBY",
+    "enable-anti-affinity": True,
+    "anti-affinity-policy": "soft-anti-affinity",
+    "connection-max-retries": 300,
+    "connection-retry-interval": 2,
+    "health-manager-bind-ip": "fc00:8c8e:8682:b866::1",
+    "controller-ip-port-list": "fc00:8c8e:8682:b866::1:5555,fc00:8c8e:8682:b866::2:5555",
+}
+
+
+def full_render_input(with_tls: bool = True):
+    """A RenderInput from every relation (TLS towards MySQL and RabbitMQ) and every option."""
+    from charmed_octavia import relations
+    from charmed_octavia.config import CharmConfig
+    from charmed_octavia.render import RenderInput
+
+    ca, _ = pem_pair("service-ca")
+    options = {**FULL_CONFIG, **(tls_options() if with_tls else {})}
+    config = CharmConfig(**{k.replace("-", "_"): v for k, v in options.items()})
+    identity = relations.parse_identity({"keystone/0": KEYSTONE_UNIT})
+    database = relations.parse_database(
+        {"mysql-router/0": {**MYSQL_ROUTER_UNIT, "ssl_ca": b64(ca)}}, "octavia/0"
+    )
+    amqp = relations.parse_amqp(
+        {
+            f"rabbitmq-server/{i}": {
+                **rabbit_unit(f"10.5.0.2{i}"),
+                "ssl_port": "5671",
+                "ssl_ca": b64(ca),
+            }
+            for i in range(3)
+        }
+    )
+    assert identity and database and amqp
+    return RenderInput(
+        config=config,
+        identity=identity,
+        database=database,
+        amqp=amqp,
+        heartbeat_key="h" * 32,
+        server_certs_key_passphrase="p" * 32,
+        unit_address="10.5.0.5",
+    )
