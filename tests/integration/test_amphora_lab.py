@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from charmed_octavia import amphora, ssh
+
 from tests.lab import amphora as lab_amphora
 
 pytestmark = pytest.mark.amphora
@@ -120,8 +120,9 @@ def test_failures_are_reported_per_amphora_while_others_complete(key, tmp_path):
         # The first contact recorded the real host key under the amphora's id.
         recorded = ssh.HostKeyStore(settings.known_hosts_path).get(good.id)
         assert recorded is not None
-        assert recorded.export_public_key("openssh").decode().split()[1] == (
-            amp.host_public_key().split()[1]
+        assert (
+            recorded.export_public_key("openssh").decode().split()[1]
+            == (amp.host_public_key().split()[1])
         )
         # A key the amphora does not authorize is refused.
         refused = amphora.check_amphorae(

@@ -31,6 +31,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -147,8 +148,10 @@ class MemoryCgroup:
     def meminfo_kb(self) -> dict[str, int]:
         """What the amphora agent would report from /proc/meminfo in a VM of this size."""
         stats = self._stat()
-        cached = stats.get("total_cache", stats.get("cache", 0)) if self.version == 1 else (
-            stats.get("file", 0)
+        cached = (
+            stats.get("total_cache", stats.get("cache", 0))
+            if self.version == 1
+            else (stats.get("file", 0))
         )
         usage = self.usage_bytes()
         return {
@@ -165,10 +168,8 @@ class MemoryCgroup:
             if not pids:
                 break
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.1)
         for _ in range(50):
             try:
@@ -195,8 +196,17 @@ def fixed_octavia_path() -> Path:
     with tempfile.TemporaryDirectory(dir=lab_venv.cache_dir()) as tmp:
         python = lab_venv.ensure_venv() / "bin" / "python"
         subprocess.run(
-            [str(python), "-m", "pip", "download", "--no-deps", "-q", "-d", tmp,
-             f"octavia=={FIXED_RELEASE}"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                tmp,
+                f"octavia=={FIXED_RELEASE}",
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("octavia-*.whl"))
@@ -282,7 +292,8 @@ class LabAmphora:
         self.since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
         for sub in ("var/lib/octavia/certs", "etc/systemd", "fakebin", "ssh", "run", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o755)
+        # sshd's ForceCommand wrapper and haproxy's worker (user nobody) traverse the tree.
+        os.chmod(self.root, 0o755)  # noqa: S103
         shutil.copy("/etc/systemd/system.conf", self.root / "etc/systemd/system.conf")
         self._write_exec(self.root / "bin/session", _SESSION.replace("__ROOT__", str(self.root)))
         self._write_exec(
@@ -333,9 +344,24 @@ class LabAmphora:
         key = certs / "key.tmp"
         crt = certs / "crt.tmp"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=xxlarge.devstack", "-keyout", str(key), "-out", str(crt)],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=xxlarge.devstack",
+                "-keyout",
+                str(key),
+                "-out",
+                str(crt),
+            ],
+            check=True,
+            capture_output=True,
         )
         pem = certs / f"{self.cert_id}.pem"
         pem.write_text(crt.read_text() + key.read_text())
@@ -381,7 +407,7 @@ class LabAmphora:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self.sshd = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(config)],
-            preexec_fn=self._in_cgroup,  # noqa: PLW1509 - single-threaded test process
+            preexec_fn=self._in_cgroup,
             stderr=open(self.root / "run/sshd.log", "wb"),  # noqa: SIM115
         )
         self._started.append(self.sshd.pid)
@@ -473,8 +499,10 @@ class LabAmphora:
 
     def _haproxy_args(self) -> list[str]:
         return [
-            "-f", str(self.config_path),
-            "-f", str(Path(self.octavia_dir) / "haproxy-default-user-group.conf"),
+            "-f",
+            str(self.config_path),
+            "-f",
+            str(Path(self.octavia_dir) / "haproxy-default-user-group.conf"),
         ]
 
     def _write_config(self, text: str) -> subprocess.CompletedProcess[str]:
@@ -483,7 +511,9 @@ class LabAmphora:
         self.config_path.chmod(0o600)
         check = subprocess.run(
             [HAPROXY, "-c", "-q", *self._haproxy_args()],
-            capture_output=True, text=True, preexec_fn=self._in_cgroup,  # noqa: PLW1509
+            capture_output=True,
+            text=True,
+            preexec_fn=self._in_cgroup,
         )
         return check
 
@@ -495,9 +525,17 @@ class LabAmphora:
                 f"haproxy -c exited {check.returncode}: {check.stdout}{check.stderr}"
             )
         self.haproxy = subprocess.Popen(
-            [HAPROXY, "-W", "-db", "-S", str(self.root / "run/master.sock"),
-             *self._haproxy_args(), "-p", str(self.root / "run/haproxy.pid")],
-            preexec_fn=self._in_cgroup,  # noqa: PLW1509
+            [
+                HAPROXY,
+                "-W",
+                "-db",
+                "-S",
+                str(self.root / "run/master.sock"),
+                *self._haproxy_args(),
+                "-p",
+                str(self.root / "run/haproxy.pid"),
+            ],
+            preexec_fn=self._in_cgroup,
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "run/haproxy.log", "ab"),  # noqa: SIM115
         )
@@ -538,7 +576,9 @@ class LabAmphora:
         try:
             out = subprocess.run(
                 ["ps", "-o", "pid=", "--ppid", str(self.haproxy.pid)],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             ).stdout
         except OSError:
             return []

@@ -25,8 +25,11 @@ def main() -> None:
         sys.path.insert(0, args[1])
     spec = json.load(sys.stdin)
 
-    from octavia.common import config, data_models
-    from octavia.common.jinja.haproxy.combined_listeners import jinja_cfg
+    # Only importable in the lab venv, where this script runs.
+    from octavia.common import config, data_models  # pyright: ignore[reportMissingImports]
+    from octavia.common.jinja.haproxy.combined_listeners import (  # pyright: ignore[reportMissingImports]
+        jinja_cfg,
+    )
 
     config.cfg.CONF([], project="octavia", default_config_files=[])
     config.cfg.CONF.set_override(

@@ -29,9 +29,7 @@ def test_floors_leave_haproxy_default():
 
 def test_seed_amphora_is_at_risk_before_the_fix_and_fits_after():
     pre = mm.assess(SEED_MEMORY_KB, mm.octavia_cachesize(mm.PRE_FIX, SEED_FREE_KB, 50000), 50000)
-    post = mm.assess(
-        SEED_MEMORY_KB, mm.octavia_cachesize(mm.POST_FIX, SEED_FREE_KB, 50000), 50000
-    )
+    post = mm.assess(SEED_MEMORY_KB, mm.octavia_cachesize(mm.POST_FIX, SEED_FREE_KB, 50000), 50000)
     assert pre.at_risk and pre.formula.formula == "pre-fix"
     assert not post.at_risk and post.formula.formula == "post-fix"
     # 248 bytes per entry: 77416060 entries are 18.7 GB, two of them exceed 32 GiB.

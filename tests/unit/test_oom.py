@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from charmed_octavia import oom
 
 CAPTURE = Path(__file__).parents[1] / "lab" / "data" / "dmesg_oom_haproxy_reload.txt"

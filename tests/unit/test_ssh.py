@@ -6,7 +6,6 @@ import stat
 
 import asyncssh
 import pytest
-
 from charmed_octavia import ssh
 
 
