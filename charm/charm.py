@@ -149,14 +149,23 @@ class OctaviaCharm(ops.CharmBase):
     def _ensure_packages(self, origin: origin_mod.Origin) -> bool:
         """Apt sources and packages as the origin says; True if packages were installed."""
         wl = self.workload
-        files = origin.apt_files(wl.architecture())
         sources_changed = False
-        if origin.needs_keyring and wl.missing_packages([origin_mod.CLOUD_KEYRING_PACKAGE]):
-            self.unit.status = ops.MaintenanceStatus("Installing the Cloud Archive keyring")
-            wl.apt_install([origin_mod.CLOUD_KEYRING_PACKAGE])
-        for path, content in files.items():
+        for path, content in origin.apt_files(wl.architecture()).items():
             if content is None:
                 sources_changed |= wl.remove_file(path)
+            elif path == origin_mod.CLOUD_LIST:
+                # charmhelpers' add_source installs the keyring, then writes this file.
+                if wl.read_file(path) == content.encode() and not wl.missing_packages(
+                    [origin_mod.CLOUD_KEYRING_PACKAGE]
+                ):
+                    continue
+                self.unit.status = ops.MaintenanceStatus(f"Adding apt source {origin.value}")
+                wl.add_apt_source(origin.source)
+                if wl.read_file(path) != content.encode():
+                    raise workload.WorkloadError(
+                        f"{path} does not name {origin.cloud_pocket} after adding {origin.source}"
+                    )
+                sources_changed = True
             else:
                 sources_changed |= wl.write_file(workload.File(path, content.encode()))
         if sources_changed:
@@ -165,7 +174,7 @@ class OctaviaCharm(ops.CharmBase):
         if self._stored.apt_pending:
             self.unit.status = ops.MaintenanceStatus(f"Installing packages from {origin.value}")
             wl.apt_update()
-            wl.apt_install(PACKAGES)
+            wl.apt_install(PACKAGES, upgrade=True)
             self._stored.apt_pending = False
             return True
         missing = wl.missing_packages(PACKAGES)

@@ -10,12 +10,17 @@ Accepted values:
 
 The series in a cloud origin must be the unit's own: the Cloud Archive only carries
 releases built for that series.
+
+Cloud origins are added on the unit by charmhelpers' ``add_source`` (it installs the keyring,
+then writes ``cloud-archive.list``). charmhelpers 1.2.1 stops at yoga: ``teach_charmhelpers``
+registers the releases listed here in its tables before it is used.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import ModuleType
 
 # Ubuntu Cloud Archive releases per series, and each series' own OpenStack release.
 CLOUD_RELEASES: dict[str, tuple[str, ...]] = {
@@ -27,6 +32,9 @@ DISTRO_RELEASES: dict[str, str] = {"focal": "ussuri", "jammy": "yoga", "noble": 
 
 CLOUD_ARCHIVE_URL = "http://ubuntu-cloud.archive.canonical.com/ubuntu"
 CLOUD_KEYRING_PACKAGE = "ubuntu-cloud-keyring"
+# What charmhelpers' add_source writes to CLOUD_LIST for a pocket such as
+# "jammy-updates/caracal"; the charm compares the file with it to add the source only once.
+CLOUD_LIST_CONTENT = f"# Ubuntu Cloud Archive\ndeb {CLOUD_ARCHIVE_URL} {{}} main\n"
 
 CLOUD_LIST = "/etc/apt/sources.list.d/cloud-archive.list"
 PROPOSED_LIST = "/etc/apt/sources.list.d/ubuntu-proposed.list"
@@ -65,6 +73,19 @@ class Origin:
     def needs_keyring(self) -> bool:
         return self.kind == "cloud"
 
+    @property
+    def cloud_pocket(self) -> str:
+        """The Cloud Archive pocket, e.g. ``jammy-updates/caracal`` ("" for distro)."""
+        return f"{self.series}-{self.pocket}/{self.release}" if self.kind == "cloud" else ""
+
+    @property
+    def source(self) -> str:
+        """This origin as charmhelpers' ``add_source`` takes it (one spelling per pocket)."""
+        if self.kind != "cloud":
+            return self.value
+        suffix = "/proposed" if self.pocket == "proposed" else ""
+        return f"cloud:{self.series}-{self.release}{suffix}"
+
     def apt_files(self, arch: str) -> dict[str, str | None]:
         """The apt source and preference files this origin needs; None marks a file to remove.
 
@@ -76,10 +97,8 @@ class Origin:
             PROPOSED_PREFERENCES: None,
         }
         if self.kind == "cloud":
-            files[CLOUD_LIST] = (
-                f"# Ubuntu Cloud Archive ({self.value}), written by the octavia charm\n"
-                f"deb {CLOUD_ARCHIVE_URL} {self.series}-{self.pocket}/{self.release} main\n"
-            )
+            # Written by charmhelpers' add_source, which installs the keyring first.
+            files[CLOUD_LIST] = CLOUD_LIST_CONTENT.format(self.cloud_pocket)
         elif self.pocket == "proposed":
             mirror = PRIMARY_ARCHIVE_URL if arch in _PRIMARY_ARCHES else PORTS_ARCHIVE_URL
             files[PROPOSED_LIST] = (
@@ -133,3 +152,72 @@ def parse_origin(value: str, series: str) -> Origin:
             f"but this unit runs {series or 'an unknown series'}"
         )
     return Origin(text, series, release, "cloud", pocket)
+
+
+def cloud_archive_pockets() -> dict[str, str]:
+    """Every ``cloud:`` spelling charmhelpers accepts, mapped to its pocket, for CLOUD_RELEASES.
+
+    Keys follow charmhelpers' own table: ``<release>``, ``<release>/updates``,
+    ``<series>-<release>``, ``<series>-<release>/updates``, ``<series>-updates/<release>`` and
+    the same three ``proposed`` forms.
+    """
+    pockets: dict[str, str] = {}
+    for series, releases in CLOUD_RELEASES.items():
+        for release in releases:
+            for pocket in ("updates", "proposed"):
+                target = f"{series}-{pocket}/{release}"
+                spellings = [f"{release}/{pocket}", f"{series}-{release}/{pocket}", target]
+                if pocket == "updates":
+                    spellings += [release, f"{series}-{release}"]
+                pockets.update(dict.fromkeys(spellings, target))
+    return pockets
+
+
+def openstack_releases() -> tuple[str, ...]:
+    """The OpenStack releases this module knows, oldest first.
+
+    Each series' own release, then its Cloud Archive ones: series are listed oldest first.
+    """
+    ordered: list[str] = []
+    for series, own in DISTRO_RELEASES.items():
+        for release in (own, *CLOUD_RELEASES.get(series, ())):
+            if release not in ordered:
+                ordered.append(release)
+    return tuple(ordered)
+
+
+def teach_charmhelpers(fetch_ubuntu: ModuleType) -> list[str]:
+    """Register in ``charmhelpers.fetch.ubuntu`` the releases it does not know yet.
+
+    ``add_source("cloud:<series>-<release>")`` checks the series against the unit's
+    (``_verify_is_ubuntu_rel``), then looks the pocket up in ``CLOUD_ARCHIVE_POCKETS``;
+    a bare ``<release>`` origin matches ``OPENSTACK_RELEASES`` and, for the series' own
+    release, ``UBUNTU_OPENSTACK_RELEASE``. 1.2.1 knows none after yoga. Entries it has are
+    kept; calling this again adds nothing. Returns the ``CLOUD_ARCHIVE_POCKETS`` keys added.
+    """
+    table: dict[str, str] = fetch_ubuntu.CLOUD_ARCHIVE_POCKETS
+    added = {key: pocket for key, pocket in cloud_archive_pockets().items() if key not in table}
+    table.update(added)
+    known: tuple[str, ...] = fetch_ubuntu.OPENSTACK_RELEASES
+    new = tuple(r for r in openstack_releases() if r not in known)
+    if new:
+        # A tuple: add_source reads the module attribute, so rebinding it is enough.
+        setattr(fetch_ubuntu, "OPENSTACK_RELEASES", known + new)  # noqa: B010 - typed as ModuleType
+    for series, release in DISTRO_RELEASES.items():
+        fetch_ubuntu.UBUNTU_OPENSTACK_RELEASE.setdefault(series, release)
+    return list(added)
+
+
+def charmhelpers_fetch() -> ModuleType:
+    """``charmhelpers.fetch``, taught the releases it lacks; imported here, on first use.
+
+    charmhelpers.fetch takes about 0.4 s to import (distutils through setuptools), so only the
+    code that changes packages or apt sources imports it.
+    """
+    import charmhelpers.fetch
+    import charmhelpers.fetch.ubuntu
+
+    teach_charmhelpers(charmhelpers.fetch.ubuntu)
+    # charmhelpers.fetch re-exports the tuple; keep both names the same object.
+    charmhelpers.fetch.OPENSTACK_RELEASES = charmhelpers.fetch.ubuntu.OPENSTACK_RELEASES
+    return charmhelpers.fetch

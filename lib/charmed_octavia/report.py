@@ -67,10 +67,11 @@ def _amphora_section(data: Mapping[str, Any]) -> list[str]:
     check = next((s for s in data.get("steps", []) if s.get("name") == "oom-check"), None)
     amphorae = data.get("amphorae") or []
     if not amphorae:
-        why = check.get("evidence") if check else ""
-        status = check.get("status") if check else "not-run"
+        why = (check.get("evidence") if check else "") or (
+            check.get("status") if check else "not run"
+        )
         lines.append(
-            f"The amphora check did not run ({status}{': ' + why if why else ''}). "
+            f"The amphora check did not run ({why}). "
             "No statement about OOM kills can be made from this run."
         )
         return lines

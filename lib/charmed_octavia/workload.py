@@ -3,6 +3,10 @@
 Every side effect the charm has on the machine goes through ``Workload``; ``Machine`` is the
 real implementation. Paths are absolute paths on the unit, resolved under ``root`` so a whole
 file tree can live in a temporary directory.
+
+Package changes go through charmhelpers (imported only then): ``add_source`` for Cloud Archive
+origins, ``apt_update``/``apt_install`` with their retries while another process holds the dpkg
+lock, ``filter_installed_packages``. charmhelpers acts on ``/`` whatever ``root`` is.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from typing import Protocol
 
 # Debian frontends must never prompt inside a hook.
 _APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
-_APT_OPTIONS = ("-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef")
+# Keep the operator's edits of package conffiles; take the package's for untouched ones.
+APT_OPTIONS = (
+    "--option=Dpkg::Options::=--force-confold",
+    "--option=Dpkg::Options::=--force-confdef",
+)
 
 
 class WorkloadError(RuntimeError):
@@ -43,15 +51,20 @@ class Workload(Protocol):
     root: Path
 
     def missing_packages(self, packages: Sequence[str]) -> list[str]:
-        """Packages of ``packages`` that are not installed."""
+        """Packages of ``packages`` that are not installed (a cheap dpkg query)."""
+        ...
+
+    def add_apt_source(self, source: str) -> None:
+        """Add an apt source as charmhelpers' ``add_source`` spells it (``cloud:...``)."""
         ...
 
     def apt_update(self) -> None:
         """Refresh the apt indexes."""
         ...
 
-    def apt_install(self, packages: Sequence[str]) -> None:
-        """Install ``packages``, upgrading those the apt sources now offer newer."""
+    def apt_install(self, packages: Sequence[str], *, upgrade: bool = False) -> None:
+        """Install those of ``packages`` not installed; with ``upgrade``, every one of them
+        (``apt-get install`` upgrades installed packages the sources now offer newer)."""
         ...
 
     def architecture(self) -> str:
@@ -108,14 +121,38 @@ class Machine:
         installed = self.package_versions(packages)
         return [p for p in packages if p not in installed]
 
-    def apt_update(self) -> None:
-        self.run(["apt-get", "update", "-q"])
+    def add_apt_source(self, source: str) -> None:
+        from charmed_octavia.origin import charmhelpers_fetch
 
-    def apt_install(self, packages: Sequence[str]) -> None:
-        if packages:
-            # `install` also upgrades named packages; Octavia's binaries pin their python3-
-            # package to the same version, so that follows.
-            self.run(["apt-get", "install", "-y", "-q", *_APT_OPTIONS, *packages])
+        fetch = charmhelpers_fetch()
+        try:
+            fetch.add_source(source, fail_invalid=True)
+        except fetch.SourceConfigError as e:
+            raise WorkloadError(f"cannot add apt source {source}: {e}") from e
+        except subprocess.CalledProcessError as e:
+            raise WorkloadError(_apt_failure(e)) from e
+        except OSError as e:
+            raise WorkloadError(f"cannot add apt source {source}: {e}") from e
+
+    def apt_update(self) -> None:
+        from charmed_octavia.origin import charmhelpers_fetch
+
+        try:
+            charmhelpers_fetch().apt_update(fatal=True)
+        except subprocess.CalledProcessError as e:
+            raise WorkloadError(_apt_failure(e)) from e
+
+    def apt_install(self, packages: Sequence[str], *, upgrade: bool = False) -> None:
+        from charmed_octavia.origin import charmhelpers_fetch
+
+        fetch = charmhelpers_fetch()
+        try:
+            # A package without an install candidate counts as missing: apt-get says why.
+            wanted = list(packages) if upgrade else fetch.filter_installed_packages(packages)
+            if wanted:
+                fetch.apt_install(wanted, options=list(APT_OPTIONS), fatal=True)
+        except subprocess.CalledProcessError as e:
+            raise WorkloadError(_apt_failure(e)) from e
 
     def architecture(self) -> str:
         return self.run(["dpkg", "--print-architecture"]).strip()
@@ -226,6 +263,16 @@ class Machine:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
             raise WorkloadError(f"{' '.join(command[:3])} failed ({result.returncode}): {tail}")
         return result.stdout
+
+
+def _apt_failure(error: subprocess.CalledProcessError) -> str:
+    """A status-sized message for a failed apt command (its output went to the unit's log)."""
+    command = error.cmd if isinstance(error.cmd, list) else str(error.cmd).split()
+    words = [w for w in command if not w.startswith("-")][:2]
+    return (
+        f"{' '.join(words)} failed with exit status {error.returncode} "
+        "(retried; its output is in the unit's log)"
+    )
 
 
 def _ids(owner: str, group: str) -> tuple[int, int]:

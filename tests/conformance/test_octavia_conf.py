@@ -127,6 +127,8 @@ def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatc
 
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "os-release").write_text("UBUNTU_CODENAME=jammy\n")
+    # charmhelpers' add_source reads the series from lsb-release.
+    (tmp_path / "etc" / "lsb-release").write_text("DISTRIB_CODENAME=jammy\n")
     machine = FakeMachine(tmp_path)
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
     ctx = testing.Context(charm.OctaviaCharm)

@@ -1,9 +1,18 @@
-"""The amphora library against the lab amphora: real haproxy, sshd and kernel OOM-killer."""
+"""The amphora library against the lab amphora: real haproxy, sshd and kernel OOM-killer.
+
+The last test drives the lab amphora through the lab control plane: Octavia's API and worker
+(with the lab amphora driver) render and reload haproxy as pool creation does.
+"""
 
 from __future__ import annotations
 
+import base64
+import datetime
 import hashlib
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from charmed_octavia import amphora, ssh
@@ -157,3 +166,157 @@ def dataclass_replace(settings: amphora.SSHSettings, **changes) -> amphora.SSHSe
     import dataclasses
 
     return dataclasses.replace(settings, **changes)
+
+
+# -- through Octavia: the lab control plane's worker drives the lab amphora -------------------
+def _pkcs12_bundle(common_name: str) -> bytes:
+    """A self-signed server certificate and key as PKCS#12, as the SRU plan stores it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(None, key, cert, None, NoEncryption())
+
+
+def _wait(conn: Any, lb_id: str, timeout: float = 240.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        lb = conn.load_balancer.get_load_balancer(lb_id)
+        if not str(lb.provisioning_status).startswith("PENDING"):
+            return lb
+        if time.monotonic() > deadline:
+            raise AssertionError(f"load balancer {lb_id} still {lb.provisioning_status}")
+        time.sleep(0.5)
+
+
+def _wait_deleted(conn: Any, lb_id: str, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lb = conn.load_balancer.find_load_balancer(lb_id, ignore_missing=True)
+        if lb is None or lb.provisioning_status == "DELETED":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"load balancer {lb_id} not deleted within {timeout:g} s")
+
+
+def _lab_reason() -> str | None:
+    from tests.lab import control
+
+    missing = control.host_prerequisites()
+    return f"lab control plane unavailable: missing {', '.join(missing)}" if missing else None
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize(
+    ("templater", "verdict", "formula"),
+    [("vulnerable", "oom-seen", "pre-fix"), ("fixed", "ok", "post-fix")],
+)
+def test_pool_create_through_octavia_reloads_the_lab_amphora(
+    key, tmp_path, templater, verdict, formula
+):
+    reason = _lab_reason()
+    if reason:
+        pytest.skip(reason)
+    from tests.lab.control import Lab
+
+    private, public = key
+    with (
+        lab_amphora.LabAmphora(memory_bytes=1 << 30, templater=templater) as amp,
+        Lab(
+            octavia_overrides=amp.octavia_overrides(),
+            worker_pythonpath=amp.worker_pythonpath(),
+        ) as lab,
+    ):
+        amp.authorize(public)
+        from charmed_octavia import cloud
+
+        member = cloud.connect_cloud(lab.member_cloud, lab.clouds_yaml)
+        admin = cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+        tag = f"amphora-lab-{uuid.uuid4().hex[:8]}"
+        # Arrange: a PKCS#12 bundle in Barbican and a load balancer (noop network: any subnet).
+        secret = member.key_manager.create_secret(
+            name=tag,
+            payload=base64.b64encode(_pkcs12_bundle("xxlarge.devstack")).decode(),
+            payload_content_type="application/octet-stream",
+            payload_content_encoding="base64",
+            secret_type="opaque",
+        )
+        lb = member.load_balancer.create_load_balancer(
+            name=tag, vip_subnet_id=str(uuid.uuid4()), tags=[tag]
+        )
+        try:
+            assert _wait(member, lb.id).provisioning_status == "ACTIVE"
+            # Act: the listener starts haproxy, the pool's creation reloads it.
+            listener = member.load_balancer.create_listener(
+                name=tag,
+                protocol="TERMINATED_HTTPS",
+                protocol_port=443,
+                loadbalancer_id=lb.id,
+                default_tls_container_ref=secret.secret_ref,
+            )
+            assert _wait(member, lb.id).provisioning_status == "ACTIVE", lab.log_tail(
+                "octavia-worker"
+            )
+            member.load_balancer.create_pool(
+                name=tag, listener_id=listener.id, protocol="HTTP", lb_algorithm="ROUND_ROBIN"
+            )
+            assert _wait(member, lb.id).provisioning_status == "ACTIVE", lab.log_tail(
+                "octavia-worker"
+            )
+            found = amphora.discover(admin, lb.id)
+            report = amphora.check_amphorae(
+                found,
+                ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
+                since=amp.since,
+                haproxy_dir=amp.octavia_dir,
+            )
+            events = amp.driver_events()
+            memcg = amp.cgroup.kernel_path if amp.cgroup else None
+        finally:
+            member.load_balancer.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
+            _wait_deleted(member, lb.id)
+            member.key_manager.delete_secret(secret, ignore_missing=True)
+        stopped = amp.driver_events()[len(events) :]
+        left = [s for s in member.key_manager.secrets() if s.name == tag]
+
+    # Assert: the worker rendered with the expected release, started, then reloaded haproxy.
+    assert [e.get("action") for e in events] == ["start", "reload"], events
+    assert all(e["lb_id"] == lb.id and e["check_returncode"] == 0 for e in events)
+    expected_file = "octavia-17.0.1" if templater == "fixed" else "site-packages/octavia/"
+    assert all(expected_file in e["octavia_file"] for e in events), events
+    reload = events[-1]
+    assert reload["ssl_cachesize"] and reload["memory"]["total"] == 1 << 20
+    if templater == "vulnerable":
+        assert reload["oom_kills"] >= 1, reload
+    else:
+        assert reload["oom_kills"] == 0 and reload["new_workers"], reload
+    # ... and the check over SSH of the amphora Octavia reports gives the verdict.
+    (result,) = report.results
+    assert result.amphora_id == found[0].id and result.loadbalancer_id == lb.id
+    assert result.verdict == verdict, result.reason
+    (config,) = result.configs
+    assert config["path"] == f"{amp.octavia_dir}/{lb.id}/haproxy.cfg"
+    assert config["ssl_cachesize"] == reload["ssl_cachesize"]
+    assert config["assessment"]["formula"]["formula"] == formula
+    if templater == "vulnerable":
+        mine = [e for e in result.oom_events if e.memcg == memcg]
+        assert mine and mine[-1].victim_name == "haproxy", result.reason
+    # Deleting the load balancer stopped haproxy; nothing created is left.
+    assert any(e["action"] == "stop" for e in stopped), stopped
+    assert not left

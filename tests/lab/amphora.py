@@ -49,6 +49,9 @@ from typing import Any
 from tests.lab import venv as lab_venv
 
 LAB_NETWORK_IP = "192.0.2.1"  # what Octavia's noop amphora driver reports
+DRIVER_NAME = "lab_amphora_driver"  # entry point in tests/lab/amphora_plugin
+PLUGIN_DIR = Path(__file__).resolve().with_name("amphora_plugin")
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 FIXED_RELEASE = "17.0.1"
 FULL_MEMORY_KB = 32 * 1024 * 1024  # the amphora the lab stands for: 32 GiB
 FULL_CONNECTION_LIMIT = 50000  # Octavia's default_connection_limit
@@ -96,6 +99,86 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def cgroup_meminfo_kb(directory: Path, limit_bytes: int) -> dict[str, int]:
+    """What the amphora agent would report from /proc/meminfo in a VM of the cgroup's size."""
+    version = 1 if (directory / "memory.limit_in_bytes").exists() else 2
+    stats: dict[str, int] = {}
+    for line in (directory / "memory.stat").read_text().splitlines():
+        key, value = line.split()
+        stats[key] = int(value)
+    cached = (
+        stats.get("total_cache", stats.get("cache", 0)) if version == 1 else stats.get("file", 0)
+    )
+    usage_name = "memory.usage_in_bytes" if version == 1 else "memory.current"
+    usage = int((directory / usage_name).read_text())
+    return {
+        "total": limit_bytes // 1024,
+        "free": max(0, limit_bytes - usage) // 1024,
+        "buffers": 0,
+        "cached": cached // 1024,
+    }
+
+
+def cgroup_oom_kills(directory: Path) -> int:
+    """How many processes the kernel OOM-killer has killed in the cgroup."""
+    name = "memory.oom_control" if (directory / "memory.oom_control").exists() else "memory.events"
+    for line in (directory / name).read_text().splitlines():
+        key, value = line.split()
+        if key == "oom_kill":
+            return int(value)
+    return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The children of ``pid`` (haproxy's workers of a master), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _vsz_pages(pids: set[int]) -> list[int] | None:
+    try:
+        return [int(Path(f"/proc/{p}/statm").read_text().split()[0]) for p in sorted(pids)]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def wait_for_reload(
+    cgroup_dir: Path, master_pid: int, old_workers: set[int], kills_before: int, settle: float
+) -> dict[str, Any]:
+    """After a start or reload: wait for a new ready worker or an OOM kill in the cgroup."""
+    deadline = time.monotonic() + settle
+    new: set[int] = set()
+    while time.monotonic() < deadline:
+        if cgroup_oom_kills(cgroup_dir) > kills_before:
+            time.sleep(1)  # let the kernel finish printing its report
+            break
+        if not Path(f"/proc/{master_pid}").exists():
+            break
+        new = set(child_pids(master_pid)) - old_workers
+        # A worker is ready once its cache is mapped: its VSZ no longer grows.
+        if new:
+            before = _vsz_pages(new)
+            time.sleep(0.3)
+            if before is not None and before == _vsz_pages(new):
+                break
+        time.sleep(0.2)
+    return {
+        "oom_kills": cgroup_oom_kills(cgroup_dir) - kills_before,
+        "master_alive": Path(f"/proc/{master_pid}").exists(),
+        "new_workers": sorted(new),
+    }
+
+
 class MemoryCgroup:
     """A child memory cgroup of this process's own, with a hard limit; removed by ``remove``."""
 
@@ -126,40 +209,16 @@ class MemoryCgroup:
         except FileNotFoundError:
             return []
 
-    def _stat(self) -> dict[str, int]:
-        stats = {}
-        for line in (self.dir / "memory.stat").read_text().splitlines():
-            key, value = line.split()
-            stats[key] = int(value)
-        return stats
-
     def usage_bytes(self) -> int:
         name = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
         return int((self.dir / name).read_text())
 
     def oom_kills(self) -> int:
-        name = "memory.oom_control" if self.version == 1 else "memory.events"
-        for line in (self.dir / name).read_text().splitlines():
-            key, value = line.split()
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        return cgroup_oom_kills(self.dir)
 
     def meminfo_kb(self) -> dict[str, int]:
         """What the amphora agent would report from /proc/meminfo in a VM of this size."""
-        stats = self._stat()
-        cached = (
-            stats.get("total_cache", stats.get("cache", 0))
-            if self.version == 1
-            else (stats.get("file", 0))
-        )
-        usage = self.usage_bytes()
-        return {
-            "total": self.limit_bytes // 1024,
-            "free": max(0, self.limit_bytes - usage) // 1024,
-            "buffers": 0,
-            "cached": cached // 1024,
-        }
+        return cgroup_meminfo_kb(self.dir, self.limit_bytes)
 
     def remove(self, started: list[int]) -> None:
         """Kill what is left inside (only processes this lab started or their children)."""
@@ -228,6 +287,23 @@ exec /usr/bin/unshare --mount --propagation private /bin/sh -c '
 mount --bind "$0/etc/systemd" /etc/systemd || exit 97
 PATH="$0/fakebin:$PATH"; export PATH
 exec /bin/sh -c "${SSH_ORIGINAL_COMMAND:-exit 0}"' "__ROOT__"
+"""
+
+_HAPROXY_WRAPPER = """#!/bin/sh
+# haproxy as the amphora runs it: in the amphora's memory cgroup with the unit's open-files
+# limit; the master (start) also in its own network namespace holding the VIPs, as the
+# amphora's "amphora-haproxy" namespace does. Usage: amphora-haproxy check ARGS... |
+# amphora-haproxy start VIP[,VIP...] ARGS...
+echo $$ > "__CGROUP__/cgroup.procs" || exit 90
+ulimit -n "$(ulimit -Hn)" || exit 91
+mode=$1; shift
+if [ "$mode" = check ]; then exec __HAPROXY__ -c -q "$@"; fi
+[ "$mode" = start ] || { echo "amphora-haproxy: unknown mode $mode" >&2; exit 2; }
+vips=$1; shift
+exec /usr/bin/unshare --net /bin/sh -c '
+ip link set lo up || exit 92
+for vip in $(echo "$0" | tr , " "); do ip addr add "$vip" dev lo || exit 93; done
+exec "$@"' "$vips" __HAPROXY__ "$@"
 """
 
 _FAKE_SYSTEMCTL = """#!/bin/sh
@@ -304,6 +380,12 @@ class LabAmphora:
         )
         self._write_cert()
         self.cgroup = MemoryCgroup(self.name, self.memory_bytes)
+        self._write_exec(
+            self.root / "bin/amphora-haproxy",
+            _HAPROXY_WRAPPER.replace("__CGROUP__", str(self.cgroup.dir)).replace(
+                "__HAPROXY__", HAPROXY
+            ),
+        )
         try:
             self._start_sshd()
         except BaseException:
@@ -450,6 +532,50 @@ class LabAmphora:
             status="ALLOCATED",
         )
 
+    # -- the lab control plane's amphora driver ---------------------------------------------
+    def octavia_overrides(self, settle_timeout: float = 60.0) -> dict[str, dict[str, str]]:
+        """octavia.conf sections that make the lab's octavia-worker drive this amphora.
+
+        The worker loads ``lab_amphora_driver`` (tests/lab/amphora_driver.py), which renders
+        haproxy.cfg with this amphora's templater ("vulnerable": the worker's own octavia,
+        "fixed": 17.0.1's), writes it under ``octavia_dir`` and starts or reloads haproxy in
+        this amphora's memory cgroup. The connection limit is scaled with the memory. Pass
+        with ``worker_pythonpath()`` to ``tests.lab.control.Lab``.
+        """
+        if self.cgroup is None:
+            raise RuntimeError("start the lab amphora first")
+        lab = {
+            "root": str(self.root),
+            "cgroup_dir": str(self.cgroup.dir),
+            "memory_bytes": str(self.memory_bytes),
+            "templater": self.templater,
+            "haproxy": HAPROXY,
+            "settle_timeout": str(settle_timeout),
+        }
+        if self.templater == "fixed":
+            lab["fixed_octavia_path"] = str(fixed_octavia_path())
+        return {
+            "controller_worker": {"amphora_driver": DRIVER_NAME},
+            "haproxy_amphora": {
+                "base_path": self.octavia_dir,
+                "base_cert_dir": f"{self.octavia_dir}/certs",
+                "default_connection_limit": str(self.connection_limit),
+            },
+            "lab_amphora": lab,
+        }
+
+    @staticmethod
+    def worker_pythonpath() -> list[Path]:
+        """The octavia-worker's PYTHONPATH: the driver's entry point and its module."""
+        return [PLUGIN_DIR, REPO_ROOT]
+
+    def driver_events(self) -> list[dict[str, Any]]:
+        """What the driver did, one record per render (see amphora_driver.py)."""
+        path = self.root / "run/driver-events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def systemctl_log(self) -> str:
         path = self.root / "systemctl.log"
         return path.read_text() if path.exists() else ""
@@ -549,53 +675,21 @@ class LabAmphora:
         old = set(self.workers())
         # As the amphora's ExecReload: "haproxy -c" first, SIGUSR2 only if the check passed.
         check = self._write_config(self.render(with_pool=True))
+        outcome: dict[str, Any] = {"new_workers": []}
         if check.returncode == 0:
             self.haproxy.send_signal(signal.SIGUSR2)
-        deadline = time.monotonic() + settle
-        new: set[int] = set()
-        while check.returncode == 0 and time.monotonic() < deadline:
-            if self.cgroup.oom_kills() > kills_before:
-                time.sleep(1)  # let the kernel finish printing its report
-                break
-            new = set(self.workers()) - old
-            if new and self._worker_ready(new):
-                break
-            time.sleep(0.2)
-        if check.returncode:
+            outcome = wait_for_reload(self.cgroup.dir, self.haproxy.pid, old, kills_before, settle)
+        else:
             time.sleep(1)  # let the kernel finish printing its report
         return {
             "check_returncode": check.returncode,
             "oom_kills": self.cgroup.oom_kills() - kills_before,
             "master_alive": self.haproxy.poll() is None,
-            "new_workers": sorted(new),
+            "new_workers": outcome["new_workers"],
         }
 
     def workers(self) -> list[int]:
-        if self.haproxy is None:
-            return []
-        try:
-            out = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(self.haproxy.pid)],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-        except OSError:
-            return []
-        return [int(p) for p in out.split()]
-
-    def _worker_ready(self, pids: set[int]) -> bool:
-        # A worker is ready once its cache is mapped: its VSZ no longer grows.
-        try:
-            sizes = [int(Path(f"/proc/{p}/statm").read_text().split()[0]) for p in pids]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        time.sleep(0.3)
-        try:
-            again = [int(Path(f"/proc/{p}/statm").read_text().split()[0]) for p in pids]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        return sizes == again
+        return child_pids(self.haproxy.pid) if self.haproxy is not None else []
 
     def _wait_workers(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -3,7 +3,8 @@
 Runs detached (its own session) with the system Python: ``python3 -m tests.lab.watchdog DIR
 --ttl SECONDS [--owner-pid PID]``. It tears the lab down when the owner process dies (a
 killed pytest), or when the TTL expires (a lab started from the command line and forgotten),
-and exits quietly when the lab directory disappears (a normal ``down``).
+and exits when the lab directory disappears (after a normal ``down``), stopping whatever
+process group of the lab would still be alive.
 """
 
 from __future__ import annotations
@@ -26,9 +27,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     deadline = time.monotonic() + args.ttl
+    last_state: dict = {}
     while True:
-        if not (args.lab_dir / procs.STATE_FILE).exists():
+        state = procs.read_state(args.lab_dir)
+        if not state:
+            # The directory went away: a normal down() already stopped everything; stop any
+            # group still alive in case it was removed by other means.
+            pgids = [int(s["pgid"]) for s in last_state.get("services", {}).values() if s.get("pgid")]
+            procs.stop_groups([g for g in pgids if procs.group_alive(g)])
             return 0
+        last_state = state
         owner_gone = args.owner_pid and not procs.pid_alive(args.owner_pid)
         if owner_gone or time.monotonic() > deadline:
             why = "owner exited" if owner_gone else f"TTL of {args.ttl:.0f}s expired"

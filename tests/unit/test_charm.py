@@ -37,6 +37,8 @@ def machine(tmp_path, monkeypatch) -> FakeMachine:
     (tmp_path / "etc" / "os-release").write_text(
         'NAME="Ubuntu"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n'
     )
+    # charmhelpers reads the series from lsb-release.
+    (tmp_path / "etc" / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_CODENAME=jammy\n")
     fake = FakeMachine(tmp_path)
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
     return fake
@@ -273,6 +275,37 @@ def test_second_identical_event_installs_writes_and_restarts_nothing(ctx, machin
     # Assert
     assert machine.calls == []
     assert again.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_second_event_with_a_cloud_origin_adds_no_source_and_installs_nothing(ctx, machine):
+    # Arrange
+    state = full_state(config={"openstack-origin": "cloud:jammy-caracal/proposed"})
+    out = ctx.run(ctx.on.install(), state)
+    machine.calls.clear()
+
+    # Act
+    again = ctx.run(ctx.on.config_changed(), out)
+
+    # Assert
+    assert machine.calls == []
+    assert again.unit_status == testing.ActiveStatus("Unit is ready")
+    assert "jammy-proposed/caracal main" in read(
+        machine, "/etc/apt/sources.list.d/cloud-archive.list"
+    )
+
+
+def test_going_back_to_distro_removes_the_cloud_archive_source(ctx, machine):
+    # Arrange
+    out = ctx.run(ctx.on.install(), full_state(config={"openstack-origin": "cloud:jammy-caracal"}))
+    machine.calls.clear()
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(out, config={}))
+
+    # Assert
+    assert ("remove", "/etc/apt/sources.list.d/cloud-archive.list") in machine.calls
+    assert machine.calls_of("apt-update") == [("apt-update",)]
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
 
 
 def test_second_identical_relation_changed_changes_nothing(ctx, machine):
@@ -555,18 +588,36 @@ def test_origin_change_upgrades_packages_migrates_and_restarts_everything(ctx, m
 def test_failed_apt_update_is_retried_on_the_next_event(ctx, machine):
     # Arrange
     out = ctx.run(ctx.on.install(), full_state())
-    machine.fail_commands["apt-get"] = "E: Unable to fetch some archives"
+    machine.apt.apt_get_exit["update"] = 100
     state = dataclasses.replace(out, config={"openstack-origin": "cloud:jammy-caracal"})
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.BlockedStatus("E: Unable to fetch some archives")
-    del machine.fail_commands["apt-get"]
+    assert out.unit_status == testing.BlockedStatus(
+        "apt-get update failed with exit status 100 (retried; its output is in the unit's log)"
+    )
+    # charmhelpers retried it (fatal=True) before giving up.
+    assert len(machine.calls_of("apt-update")) == 11
+    del machine.apt.apt_get_exit["update"]
     machine.calls.clear()
 
     # Act
     out = ctx.run(ctx.on.update_status(), out)
 
     # Assert
+    assert machine.calls_of("apt-update") == [("apt-update",)]
     assert ("apt-install", *charm.PACKAGES) in machine.calls
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_install_waits_out_a_held_dpkg_lock(ctx, machine):
+    # Arrange: another process (unattended-upgrades) holds the lock for two attempts.
+    machine.apt.lock_held_for = 2
+
+    # Act
+    out = ctx.run(ctx.on.install(), full_state())
+
+    # Assert
+    assert machine.calls_of("apt-install") == [("apt-install", *charm.PACKAGES)] * 3
+    assert machine.boundary.sleeps == [10, 10]
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
 
 

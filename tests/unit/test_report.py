@@ -118,7 +118,7 @@ def test_skipped_check_says_no_statement_can_be_made():
 
     # Assert
     assert "**Verdict: INCONCLUSIVE" in text
-    assert "did not run (skipped: skipped: no amphora reachable" in text
+    assert "did not run (skipped: no amphora reachable (no SSH settings" in text
     assert "No statement about OOM kills" in text
 
 
