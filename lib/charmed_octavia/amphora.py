@@ -30,14 +30,18 @@ OCTAVIA_DIR = "/var/lib/octavia"
 _SINCE = re.compile(r"^[0-9A-Za-z :+\-.,]{1,64}$")
 _LIMIT_UNLIMITED = 1 << 60
 
-# Read-only collection, run as ``sh -s -- SINCE DIR``; sections are marked with "@@".
+# Read-only collection, run as ``sh -s -- SINCE DIR``; sections are marked with "@@". One
+# shell and four programs (kernel log, ps, awk twice) whatever the number of haproxy
+# processes or configurations: process start-up is most of a session's cost on the amphora.
 COLLECT_SCRIPT = r"""
 since=$1
 dir=$2
 echo "@@section oom"
-if command -v journalctl >/dev/null 2>&1 && \
-   [ -n "$(find /run/log/journal /var/log/journal -name '*.journal' 2>/dev/null | head -n 1)" ]
-then
+journal=
+for f in /run/log/journal/*/*.journal /var/log/journal/*/*.journal; do
+    if [ -e "$f" ]; then journal=1; break; fi
+done
+if [ -n "$journal" ] && command -v journalctl >/dev/null 2>&1; then
     echo "@@source journalctl"
     if [ -n "$since" ]; then journalctl -k --no-pager -q -o short-iso --since "$since"
     else journalctl -k -b --no-pager -q -o short-iso; fi
@@ -48,36 +52,63 @@ else
 fi
 echo "@@rc $?"
 echo "@@section ps"
-ps -eo pid=,ppid=,user=,vsz=,rss=,comm=
-echo "@@section meminfo"
-cat /proc/meminfo
-echo "@@section cgroup"
-for pid in $(ps -eo pid=,comm= | awk '$2 == "haproxy" {print $1}') $$; do
-    path=$(awk -F: '$2 == "memory" {print $3}' /proc/$pid/cgroup 2>/dev/null)
-    if [ -n "$path" ]; then
-        limit=$(awk '$1 == "hierarchical_memory_limit" {print $2}' \
-            "/sys/fs/cgroup/memory$path/memory.stat" 2>/dev/null)
-    else
-        path=$(awk -F: '$1 == "0" {print $3}' /proc/$pid/cgroup 2>/dev/null)
-        limit=max
-        p=$path
-        while [ -n "$p" ]; do
-            v=$(cat "/sys/fs/cgroup$p/memory.max" 2>/dev/null)
-            if [ -n "$v" ] && [ "$v" != max ]; then
-                if [ "$limit" = max ] || [ "$v" -lt "$limit" ]; then limit=$v; fi
-            fi
-            [ "$p" = / ] && break
-            p=$(dirname "$p")
-        done
-    fi
-    echo "$pid ${limit:-max} $path"
-done
+procs=$(ps -C haproxy -o pid=,ppid=,user=,vsz=,rss=,comm=)
+echo "$procs"
+cgroups=
+while read -r pid rest; do
+    if [ -n "$pid" ]; then cgroups="$cgroups /proc/$pid/cgroup"; fi
+done <<PROCS
+$procs
+PROCS
+# MemTotal/MemAvailable, then per haproxy process (and this shell) its memory cgroup and
+# effective limit: v1 hierarchical_memory_limit, v2 the lowest memory.max up the tree.
+awk '
+BEGIN { print "@@section meminfo" }
+FILENAME == "/proc/meminfo" { print; next }
+{
+    split(FILENAME, parts, "/")
+    split($0, f, ":")
+    if (f[2] ~ /(^|,)memory(,|$)/) v1[parts[3]] = f[3]
+    else if (f[1] == "0") v2[parts[3]] = substr($0, 4)
+}
+END {
+    print "@@section cgroup"
+    for (pid in v1) {
+        limit = "max"
+        file = "/sys/fs/cgroup/memory" v1[pid] "/memory.stat"
+        while ((getline line < file) > 0) {
+            split(line, kv, " ")
+            if (kv[1] == "hierarchical_memory_limit") limit = kv[2]
+        }
+        close(file)
+        print pid, limit, v1[pid]
+    }
+    for (pid in v2) {
+        if (pid in v1) continue
+        limit = "max"
+        p = v2[pid]
+        while (p != "") {
+            file = "/sys/fs/cgroup" p "/memory.max"
+            if ((getline v < file) > 0 && v != "max" && (limit == "max" || v + 0 < limit + 0))
+                limit = v
+            close(file)
+            if (p == "/") break
+            sub(/\/[^\/]*$/, "", p)
+            if (p == "") p = "/"
+        }
+        print pid, limit, v2[pid]
+    }
+}' /proc/meminfo $cgroups "/proc/$$/cgroup" 2>/dev/null
 echo "@@section configs"
 if [ -d "$dir" ]; then
-    find "$dir" -name haproxy.cfg -type f 2>/dev/null | sort | while read -r f; do
-        echo "@@file $f"
-        cat "$f"
+    # Octavia's layout: <dir>/<load balancer id>/haproxy.cfg (a glob is sorted).
+    set --
+    for f in "$dir"/*/haproxy.cfg; do
+        if [ -f "$f" ]; then set -- "$@" "$f"; fi
     done
+    if [ "$#" -gt 0 ]; then
+        awk 'FNR == 1 { print "@@file " FILENAME } { print }' "$@"
+    fi
 else
     echo "@@nodir"
 fi

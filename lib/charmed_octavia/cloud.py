@@ -85,5 +85,5 @@ def connect_cloud(cloud_name: str, clouds_yaml: Path) -> Connection:
 
 def service_types(conn: Connection) -> set[str]:
     """Service types in the catalog of the connection's token."""
-    catalog = conn.session.auth.get_access(conn.session).service_catalog
+    catalog = conn.session.auth.get_access(conn.session).service_catalog  # type: ignore[union-attr]
     return {entry.get("type", "") for entry in catalog.catalog}

@@ -347,6 +347,19 @@ class _Run:
     def log(self, message: str) -> None:
         self.ctx.progress(message)
 
+    def _forget_unsent(self, error: BaseException) -> None:
+        """A create call that could not even connect created nothing: drop its pending
+        record, so cleanup does not have to reach a service that is down to prove it."""
+        from keystoneauth1 import exceptions as ksa
+
+        if not isinstance(error, (ksa.ConnectFailure, ksa.ConnectTimeout)):
+            return
+        for resource in self.record.resources:
+            if resource.state == "pending":
+                resource.state = "deleted"
+                resource.note = "the create request never reached the service"
+        self.save()
+
     # -- running steps
 
     def run_step(self, index: int, fn: Callable[[StepResult], None]) -> None:
@@ -360,6 +373,7 @@ class _Run:
         except Exception as e:
             step.status = "failed"
             step.evidence = _describe_error(e)
+            self._forget_unsent(e)
             raise StepFailed(f"step {step.name} failed: {step.evidence}") from e
         finally:
             step.seconds = time.monotonic() - start
@@ -1006,7 +1020,12 @@ def _cleanup_record(
     tag = run_tag(record.run_id)
     # Tagged load balancers the record does not know (killed between create and record).
     known = {r.id for r in record.resources if r.kind == "loadbalancer"}
-    for lb in loadbalancers.tagged_load_balancers(conn, tag):
+    try:
+        tagged = loadbalancers.tagged_load_balancers(conn, tag)
+    except Exception as e:
+        progress(f"  could not list load balancers tagged {tag}: {_describe_error(e)}")
+        tagged = []
+    for lb in tagged:
         if lb.id not in known:
             record.add(
                 ResourceRecord(
@@ -1016,7 +1035,14 @@ def _cleanup_record(
     for kind in _CLEANUP_ORDER:
         for resource in [r for r in record.live() if r.kind == kind]:
             if resource.state == "pending" or resource.id is None:
-                _resolve_pending(conn, record, resource)
+                try:
+                    _resolve_pending(conn, record, resource)
+                except Exception as e:
+                    # Unknown whether it exists: keep the record for the next cleanup.
+                    reason = f"could not check whether it was created: {_describe_error(e)}"
+                    rows.append(_row(resource, "kept", reason))
+                    progress(f"  kept: {kind} {resource.name}: {reason}")
+                    continue
                 if resource.state == "deleted":
                     rows.append(_row(resource, "already-gone", resource.note))
                     store.save(record)

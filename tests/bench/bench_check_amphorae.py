@@ -1,8 +1,11 @@
 """check-amphorae over 50 SSH targets on loopback vs a sequential openssh loop.
 
-50 amphorae are mapped (address_map) to one lab amphora's real sshd; the baseline is what a
-verifier does by hand: ``ssh host 'journalctl -k | grep -i oom'`` once per amphora, one after
-the other. Goal: >= 10x faster and under 5 s. Usage: python -m tests.bench.bench_check_amphorae
+50 amphorae are mapped (address_map) to one lab amphora's real sshd, with a running haproxy
+whose haproxy.cfg Octavia's templater rendered (so every check is complete: kernel log, haproxy
+processes, memory, cgroup limit, configuration and its assessment); each amphora gets its own
+SSH connection, as separate amphorae would. The baseline is what a verifier does by hand:
+``ssh host 'journalctl -k | grep -i oom'`` once per amphora, one after the other.
+Goal: >= 10x faster and under 5 s. Usage: python -m tests.bench.bench_check_amphorae
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, LabAmphora(memory_bytes=512 << 20) as amp:
         key, public = ssh.ensure_keypair(Path(tmp) / "ssh")
         amp.authorize(public)
+        amp.create_listener()
         base = amp.ssh_settings(key, Path(tmp) / "known_hosts")
         endpoint: tuple[str, int] = base.address_map[LAB_NETWORK_IP]
         addresses = [f"192.0.2.{i}" for i in range(1, TARGETS + 1)]
@@ -70,7 +74,8 @@ def main() -> None:
             haproxy_dir=amp.octavia_dir,
         )
         library = time.monotonic() - started
-    completed = sum(1 for r in report.results if r.verdict not in ("unreachable",))
+    failed = [r for r in report.results if r.verdict in ("unreachable", "error")]
+    completed = TARGETS - len(failed)
     print(f"targets: {TARGETS} (one sshd on {endpoint[0]}:{endpoint[1]})")
     print(f"sequential openssh 'journalctl -k | grep -i oom': {baseline:.2f} s")
     print(
@@ -78,6 +83,10 @@ def main() -> None:
         f"summary {report.summary}; collected {completed}/{TARGETS}"
     )
     print(f"ratio: {baseline / library:.1f}x (goal >= 10x and < 5 s)")
+    incomplete = [r for r in report.results if not (r.configs and r.mem_total_kb)]
+    if failed or incomplete:
+        reasons = sorted({r.reason for r in failed} | {"incomplete" for _ in incomplete})
+        raise SystemExit(f"{len(failed) + len(incomplete)} checks failed: {reasons[:5]}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def test_member_creates_and_deletes_terminated_https_listener(lab: Lab):
         assert got.default_tls_container_ref == secret.secret_ref
         # octavia-api granted its own service user read access on the member's secret.
         admin = lab.connect(lab.admin_cloud)
-        octavia_user = admin.identity.find_user("octavia")
+        octavia_user = admin.identity.find_user("octavia", ignore_missing=False)
         acl = conn.session.get(f"{secret.secret_ref}/acl").json()
         assert octavia_user.id in acl["read"]["users"]
     finally:
@@ -151,7 +151,9 @@ def test_flavorprofile_checks_the_nova_flavor(lab: Lab):
     try:
         # Act
         good = admin.load_balancer.create_flavor_profile(
-            name="lab-good", provider_name="amphora", flavor_data=f'{{"compute_flavor": "{flavor.id}"}}'
+            name="lab-good",
+            provider_name="amphora",
+            flavor_data=f'{{"compute_flavor": "{flavor.id}"}}',
         )
         missing = str(uuid.uuid4())
         # Octavia 14 wraps the provider's refusal as a 500 "Provider 'amphora' reports error".

@@ -49,7 +49,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     lab.up()
     _pointer().parent.mkdir(parents=True, exist_ok=True)
     _pointer().write_text(str(lab.dir) + "\n")
-    print(f"lab up in {lab.timings['up']:.1f}s, stops by itself after {lab.ttl:.0f}s", file=sys.stderr)
+    print(
+        f"lab up in {lab.timings['up']:.1f}s, stops by itself after {lab.ttl:.0f}s",
+        file=sys.stderr,
+    )
     print("\n".join(_env_lines(attach(lab.dir))))
     return 0
 
@@ -73,7 +76,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{name:16} not started")
             healthy = False
             continue
-        alive = procs.group_alive(int(info["pgid"]))
+        alive = procs.group_is_ours(int(info["pgid"]), info.get("start"))
         port = info.get("port")
         listening = procs.port_open(int(port)) if port and alive else None
         word = "running" if alive else "STOPPED"

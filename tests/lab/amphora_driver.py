@@ -247,6 +247,9 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         wrapper = str(self.root / "bin" / "amphora-haproxy")
         new = paths["dir"] / "haproxy.cfg.new"
         _write_private(new, config.encode())
+        kills_before = lab_amphora.cgroup_oom_kills(self.cgroup_dir)
+        # The agent checks an uploaded configuration inside the amphora: with a vulnerable
+        # cache size the check itself can be OOM-killed there, and the upload is refused.
         check = subprocess.run(
             [wrapper, "check", "-f", str(new), "-f", str(paths["user_group"])],
             capture_output=True,
@@ -265,13 +268,19 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         }
         if check.returncode:
             new.unlink()
-            event.update(action="refused", output=(check.stdout + check.stderr)[-2000:])
+            kills = lab_amphora.cgroup_oom_kills(self.cgroup_dir) - kills_before
+            if kills:
+                time.sleep(1)  # let the kernel finish printing its report
+            event.update(
+                action="refused",
+                oom_kills=kills,
+                output=(check.stdout + check.stderr)[-2000:],
+            )
             self._record(event)
             raise RuntimeError(
                 f"haproxy -c refused the rendered configuration: {check.stdout}{check.stderr}"
             )
         os.replace(new, paths["config"])
-        kills_before = lab_amphora.cgroup_oom_kills(self.cgroup_dir)
         master = self._master_pid(lb_id)
         if master is not None:
             # The amphora unit's ExecReload: SIGUSR2 to the master.

@@ -146,6 +146,8 @@ class _Service:
     port: int | None = None
     cwd: Path | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    # Start time of the group leader: tells our group from a later one with a reused PID.
+    started: int | None = None
 
 
 def _make_ca(workdir: Path, passphrase: str) -> tuple[Path, Path]:
@@ -198,6 +200,7 @@ class Lab:
         ttl: float | None = None,
         detached: bool = False,
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        parallel: bool = True,
     ) -> None:
         self._base_dir = Path(base_dir) if base_dir else None
         self.octavia_overrides = octavia_overrides or {}
@@ -206,6 +209,8 @@ class Lab:
         # A detached lab (the CLI's) outlives this process; its watchdog only honours the TTL.
         self.detached = detached
         self.start_timeout = start_timeout
+        # parallel=False brings services up one after another: the benchmark's baseline.
+        self.parallel = parallel
         self.dir = Path()
         self.python = Path()
         self.clouds_yaml = Path()
@@ -360,13 +365,18 @@ class Lab:
                 "octavia_conf": str(self.octavia_conf),
                 "python": str(self.python),
                 "services": {
-                    n: {"pgid": s.proc.pid if s.proc else None, "port": s.port}
+                    n: {
+                        "pgid": s.proc.pid if s.proc else None,
+                        "start": s.started,
+                        "port": s.port,
+                    }
                     for n, s in self._services.items()
                 },
             }
         )
         if watchdog_pid:
             state["watchdog_pid"] = watchdog_pid
+            state["watchdog_start"] = procs.start_time(watchdog_pid)
         procs.write_state(self.dir, state)
 
     def _guard(self) -> None:
@@ -423,11 +433,13 @@ class Lab:
 
             return run
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=8 if self.parallel else 1) as pool:
             f_venv = pool.submit(timed("venv", ensure_venv))
             f_db = pool.submit(timed("mariadb", self._start_mariadb))
             f_mq = pool.submit(timed("rabbitmq", self._start_rabbitmq))
-            ca = _make_ca(self.dir / "octavia", self.passwords.setdefault("ca", secrets.token_hex(16)))
+            ca = _make_ca(
+                self.dir / "octavia", self.passwords.setdefault("ca", secrets.token_hex(16))
+            )
             self.python = f_venv.result() / "bin" / "python"
             self._write_configs(ca)
             f_db.result()
@@ -467,6 +479,7 @@ class Lab:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            svc.started = procs.start_time(svc.proc.pid)
             self._services[svc.name] = svc
             self._record_state()
 
@@ -488,7 +501,9 @@ class Lab:
             # A one-shot command is registered too, so that down() during set-up stops it.
             key = f"setup:{name}:{proc.pid}"
             with self._lock:
-                self._services[key] = _Service(key, argv, {}, log_path, proc=proc)
+                self._services[key] = _Service(
+                    key, argv, {}, log_path, proc=proc, started=procs.start_time(proc.pid)
+                )
                 self._record_state()
             try:
                 rc = proc.wait(timeout=self.start_timeout)
@@ -718,7 +733,11 @@ class Lab:
             "config": str(ks / "keystone.conf"),
             "region": REGION,
             "identity_url": self.identity_url,
-            "admin": {"username": "admin", "password": self.passwords["admin"], "project": "admin"},
+            "admin": {
+                "username": "admin",
+                "password": self.passwords["admin"],
+                "project": "admin",
+            },
             "projects": ["service", "lab"],
             "extra_roles": [
                 "load-balancer_observer",
@@ -916,7 +935,11 @@ class Lab:
         ks = self.dir / "keystone"
         self._run(
             "keystone",
-            [str(self.python), str(self.dir / "bin" / "keystone_setup.py"), str(ks / "setup.json")],
+            [
+                str(self.python),
+                str(self.dir / "bin" / "keystone_setup.py"),
+                str(ks / "setup.json"),
+            ],
         )
         self._spawn(self._gunicorn("keystone", self.ports["keystone"], ks / "keystone.conf"))
 
@@ -956,7 +979,13 @@ class Lab:
         conf = str(self.octavia_conf)
         self._run(
             "octavia-api",
-            [str(self.python.parent / "octavia-db-manage"), "--config-file", conf, "upgrade", "head"],
+            [
+                str(self.python.parent / "octavia-db-manage"),
+                "--config-file",
+                conf,
+                "upgrade",
+                "head",
+            ],
         )
         svc = self._gunicorn("octavia-api", self.ports["octavia"], self.octavia_conf)
         svc.env["LAB_APP_EXTRA_CONFIG"] = str(self.dir / "octavia" / "octavia-api.conf")
@@ -993,7 +1022,7 @@ class Lab:
                 }
             }
         ).encode()
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 (loopback http URL built here)
             self.identity_url + "/auth/tokens",
             data=body,
             headers={"Content-Type": "application/json"},

@@ -5,6 +5,9 @@ config file, passwords and endpoints. Doing it through keystone's own managers i
 interpreter replaces a dozen CLI or API round trips, each paying keystone's import time.
 """
 
+# pyright: reportMissingImports=false
+# (runs in the lab venv, where these servers are installed)
+
 from __future__ import annotations
 
 import json
@@ -61,9 +64,7 @@ def main(spec_path: str) -> None:
             {"name": name, "domain_id": domain, "enabled": True, "password": password}
         )
         for rn in role_names:
-            providers.assignment_api.add_role_to_user_and_project(
-                ref["id"], project_id, role(rn)
-            )
+            providers.assignment_api.add_role_to_user_and_project(ref["id"], project_id, role(rn))
 
     for rn in spec["extra_roles"]:
         role(rn)

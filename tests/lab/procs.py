@@ -57,6 +57,38 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (identifies it across PID reuse)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def group_is_ours(pgid: int, started: int | None) -> bool:
+    """Whether the recorded group (leader PID and start time) is still the one we started.
+
+    PIDs wrap around on a busy machine. While any member of a process group lives, Linux does
+    not hand its PGID out as a new PID, so: leader gone but members alive -> still ours; leader
+    present with the recorded start time -> ours; leader with another start time -> reused.
+    """
+    leader = start_time(pgid)
+    if leader is None:
+        return group_alive(pgid)
+    return started is None or leader == started
+
+
+def recorded_groups(state: dict) -> list[int]:
+    """The state's process groups that are alive and still the lab's own."""
+    groups = []
+    for svc in state.get("services", {}).values():
+        pgid = svc.get("pgid")
+        if pgid and group_is_ours(int(pgid), svc.get("start")):
+            groups.append(int(pgid))
+    return groups
+
+
 def stop_group(pgid: int, timeout: float = 10.0) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after ``timeout``."""
     with contextlib.suppress(ProcessLookupError):
@@ -103,10 +135,14 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
 def teardown_from_state(lab_dir: Path, remove_dir: bool = True) -> None:
     """Stop every process group recorded in the lab's state file, then remove the lab dir."""
     state = read_state(lab_dir)
-    pgids = [int(s["pgid"]) for s in state.get("services", {}).values() if s.get("pgid")]
-    stop_groups(pgids)
+    stop_groups(recorded_groups(state))
     watchdog = state.get("watchdog_pid")
-    if watchdog and watchdog != os.getpid():
+    watchdog_start = state.get("watchdog_start")
+    if (
+        watchdog
+        and watchdog != os.getpid()
+        and (watchdog_start is None or start_time(int(watchdog)) == watchdog_start)
+    ):
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(watchdog), signal.SIGTERM)
     if remove_dir and state.get("owns_dir", True):

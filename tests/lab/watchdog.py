@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if not state:
             # The directory went away: a normal down() already stopped everything; stop any
             # group still alive in case it was removed by other means.
-            pgids = [int(s["pgid"]) for s in last_state.get("services", {}).values() if s.get("pgid")]
-            procs.stop_groups([g for g in pgids if procs.group_alive(g)])
+            procs.stop_groups(procs.recorded_groups(last_state))
             return 0
         last_state = state
         owner_gone = args.owner_pid and not procs.pid_alive(args.owner_pid)

@@ -5,6 +5,9 @@
 replaced with what each service expects before its application is built.
 """
 
+# pyright: reportMissingImports=false
+# (runs in the lab venv, where these servers are installed)
+
 from __future__ import annotations
 
 import os

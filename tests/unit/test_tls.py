@@ -10,7 +10,7 @@ from charmed_octavia import tls
 from charmed_octavia.resources import InvalidParameter
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 
@@ -101,12 +101,9 @@ def test_password_protected_bundle_is_refused():
     # Arrange
     plain = tls.generate_bundle("p.example").pkcs12
     key, cert, cas = pkcs12.load_key_and_certificates(plain, None)
+    assert isinstance(key, rsa.RSAPrivateKey)
     protected = pkcs12.serialize_key_and_certificates(
-        b"p",
-        key,
-        cert,
-        cas,
-        serialization.BestAvailableEncryption(b"secret"),  # type: ignore[arg-type]
+        b"p", key, cert, cas, serialization.BestAvailableEncryption(b"secret")
     )
 
     # Act / Assert
