@@ -407,53 +407,89 @@ def _remote(settings: SSHSettings, script_args: list[str]) -> str:
     return command if settings.username == "root" else f"sudo -n {command}"
 
 
-async def _one(
-    amp: Amphora,
+# Amphorae reached through one endpoint (one SSH server: the lab maps them so) share a
+# connection, a session each; below OpenSSH's default MaxSessions of 10.
+SESSIONS_PER_CONNECTION = 8
+
+
+async def _group(
+    amps: list[Amphora],
     settings: SSHSettings,
     client_key: Any,
     store: _ssh.HostKeyStore,
-    lock: asyncio.Lock,
-    semaphore: asyncio.Semaphore,
+    record_lock: asyncio.Lock,
+    slots: tuple[asyncio.Semaphore, asyncio.Lock],
     timeout: float,
     script: str,
     args: list[str],
     handle: Any,
-) -> AmphoraResult:
-    result = AmphoraResult(amp.id, amp.loadbalancer_id, None, "error", "")
-    if not amp.lb_network_ip:
-        result.verdict, result.reason = "unreachable", "amphora has no lb_network_ip"
-        return result
-    host, port = settings.endpoint(amp.lb_network_ip)
-    result.address = f"{host}:{port}"
-    async with semaphore:
-        started = time.monotonic()
-        try:
-            output = await asyncio.wait_for(
-                _ssh.run_command(
-                    amphora_id=amp.id,
-                    host=host,
-                    port=port,
-                    username=settings.username,
-                    client_key=client_key,
-                    host_keys=store,
-                    record_lock=lock,
-                    command=_remote(settings, args),
-                    stdin=script,
-                    connect_timeout=timeout,
-                ),
-                timeout,
-            )
-        except _ssh.SSHFailure as exc:
+) -> list[AmphoraResult]:
+    """Check amphorae of one endpoint and one recorded host key over one connection."""
+    first = amps[0]
+    assert first.lb_network_ip is not None
+    host, port = settings.endpoint(first.lb_network_ip)
+    results = [
+        AmphoraResult(amp.id, amp.loadbalancer_id, f"{host}:{port}", "error", "") for amp in amps
+    ]
+    semaphore, acquiring = slots
+    async with acquiring:  # all of a group's slots at once, so that groups cannot deadlock
+        for _ in amps:
+            await semaphore.acquire()
+    started = time.monotonic()
+    try:
+        outputs = await asyncio.wait_for(
+            _ssh.run_commands(
+                amphora_ids=[amp.id for amp in amps],
+                host=host,
+                port=port,
+                username=settings.username,
+                client_key=client_key,
+                host_keys=store,
+                record_lock=record_lock,
+                command=_remote(settings, args),
+                stdin=script,
+                connect_timeout=timeout,
+            ),
+            timeout,
+        )
+    except _ssh.SSHFailure as exc:
+        for result in results:
             result.verdict, result.reason = exc.kind, exc.reason
-        except (asyncio.TimeoutError, TimeoutError):
+    except (asyncio.TimeoutError, TimeoutError):
+        for result in results:
             result.verdict = "unreachable"
             result.reason = f"no answer from {host}:{port} within {timeout:g} s"
-        except Exception as exc:  # one amphora's failure must not stop the others
+    except Exception as exc:  # one amphora's failure must not stop the others
+        for result in results:
             result.verdict, result.reason = "error", f"{type(exc).__name__}: {exc}"
-        else:
-            handle(result, output)
+    else:
+        for result, output in zip(results, outputs, strict=True):
+            if isinstance(output, _ssh.SSHFailure):
+                result.verdict, result.reason = output.kind, output.reason
+            else:
+                handle(result, output)
+    finally:
+        for _ in amps:
+            semaphore.release()
+    for result in results:
         result.seconds = time.monotonic() - started
-    return result
+    return results
+
+
+def _groups(
+    amps: list[Amphora], settings: SSHSettings, store: _ssh.HostKeyStore, size: int
+) -> list[list[int]]:
+    """Indexes into ``amps``: by endpoint and recorded host key, at most ``size`` each."""
+    by_key: dict[tuple[str, int, str], list[int]] = {}
+    for index, amp in enumerate(amps):
+        assert amp.lb_network_ip is not None
+        host, port = settings.endpoint(amp.lb_network_ip)
+        known = store.get(amp.id)
+        recorded = known.export_public_key("openssh").decode() if known is not None else ""
+        by_key.setdefault((host, port, recorded), []).append(index)
+    return [
+        members[i : i + size] for members in by_key.values() for i in range(0, len(members), size)
+    ]
 
 
 def _run_all(
@@ -472,31 +508,46 @@ def _run_all(
     amps = list(amphorae)
     client_key = _ssh.load_client_key(settings.private_key_path)
     store = _ssh.HostKeyStore(settings.known_hosts_path)
+    results: dict[int, AmphoraResult] = {}
+    reachable: list[Amphora] = []
+    positions: list[int] = []
+    for index, amp in enumerate(amps):
+        if amp.lb_network_ip:
+            reachable.append(amp)
+            positions.append(index)
+        else:
+            results[index] = AmphoraResult(
+                amp.id, amp.loadbalancer_id, None, "unreachable", "amphora has no lb_network_ip"
+            )
+    groups = _groups(reachable, settings, store, min(SESSIONS_PER_CONNECTION, concurrency))
 
-    async def main() -> list[AmphoraResult]:
-        lock = asyncio.Lock()
-        semaphore = asyncio.Semaphore(concurrency)
+    async def main() -> list[list[AmphoraResult]]:
+        record_lock = asyncio.Lock()
+        slots = (asyncio.Semaphore(concurrency), asyncio.Lock())
         return list(
             await asyncio.gather(
                 *(
-                    _one(
-                        amp,
+                    _group(
+                        [reachable[i] for i in group],
                         settings,
                         client_key,
                         store,
-                        lock,
-                        semaphore,
+                        record_lock,
+                        slots,
                         timeout,
                         script,
                         args,
                         handle,
                     )
-                    for amp in amps
+                    for group in groups
                 )
             )
         )
 
-    return asyncio.run(main())
+    for group, got in zip(groups, asyncio.run(main()), strict=True):
+        for index, result in zip(group, got, strict=True):
+            results[positions[index]] = result
+    return [results[i] for i in range(len(amps))]
 
 
 def check_amphorae(

@@ -129,9 +129,45 @@ async def run_command(
     connect_timeout: float,
 ) -> CommandResult:
     """Run one command on one amphora; raise ``SSHFailure`` with a reason on any failure."""
+    (result,) = await run_commands(
+        amphora_ids=[amphora_id],
+        host=host,
+        port=port,
+        username=username,
+        client_key=client_key,
+        host_keys=host_keys,
+        record_lock=record_lock,
+        command=command,
+        stdin=stdin,
+        connect_timeout=connect_timeout,
+    )
+    if isinstance(result, SSHFailure):
+        raise result
+    return result
+
+
+async def run_commands(
+    *,
+    amphora_ids: list[str],
+    host: str,
+    port: int,
+    username: str,
+    client_key: asyncssh.SSHKey,
+    host_keys: HostKeyStore,
+    record_lock: asyncio.Lock,
+    command: str,
+    stdin: str | None = None,
+    connect_timeout: float,
+) -> list[CommandResult | SSHFailure]:
+    """Run ``command`` once per amphora id, each in its own session of one connection.
+
+    For amphorae reached through the same endpoint (the same SSH server): the ids must share
+    one recorded host key, or have none (then the server's key is recorded for each). A
+    connection failure raises ``SSHFailure``; a failed session is returned in its place.
+    """
     import asyncssh
 
-    known = host_keys.get(amphora_id)
+    known = host_keys.get(amphora_ids[0])
     # A recorded key is enforced by asyncssh during key exchange; no record: accept and record.
     known_hosts: Any = ([known], [], []) if known is not None else None
     try:
@@ -151,8 +187,8 @@ async def run_command(
         raise SSHFailure(
             "error",
             f"host key changed: {host}:{port} did not offer the key recorded for amphora "
-            f"{amphora_id} ({fingerprint(known)}) in {host_keys.path}; refused. Remove that "
-            "line only if the amphora was legitimately rebuilt.",
+            f"{amphora_ids[0]} ({fingerprint(known)}) in {host_keys.path}; refused. Remove "
+            "that line only if the amphora was legitimately rebuilt.",
         ) from None
     except asyncssh.PermissionDenied:
         raise SSHFailure(
@@ -166,18 +202,27 @@ async def run_command(
     except OSError as exc:
         reason = f"cannot connect to {host}:{port}: {exc.strerror or exc}"
         raise SSHFailure("unreachable", reason) from None
+
+    async def session(amphora_id: str) -> CommandResult | SSHFailure:
+        try:
+            result = await conn.run(command, input=stdin, check=False)
+        except (asyncssh.Error, OSError) as exc:
+            return SSHFailure("error", f"SSH session on {host}:{port} failed: {exc}")
+        return CommandResult(
+            exit_status=result.exit_status,
+            stdout=_text(result.stdout),
+            stderr=_text(result.stderr),
+        )
+
     async with conn:
         if known is None:
             server_key = conn.get_server_host_key()
             if server_key is not None:
                 async with record_lock:
-                    host_keys.record(amphora_id, server_key)
-        result = await conn.run(command, input=stdin, check=False)
-    return CommandResult(
-        exit_status=result.exit_status,
-        stdout=_text(result.stdout),
-        stderr=_text(result.stderr),
-    )
+                    for amphora_id in amphora_ids:
+                        host_keys.record(amphora_id, server_key)
+        results = list(await asyncio.gather(*(session(a) for a in amphora_ids)))
+    return results
 
 
 def _text(value: object) -> str:

@@ -275,14 +275,10 @@ class Lab:
             self.timings["down"] = time.monotonic() - t0
 
     def connect(self, cloud: str = "lab-admin") -> openstack.connection.Connection:
-        import openstack.config
-        import openstack.connection
+        from charmed_octavia.cloud import connect_cloud
 
         # Only the lab's clouds.yaml: never ~/.config/openstack or OS_* variables.
-        loader = openstack.config.OpenStackConfig(
-            config_files=[str(self.clouds_yaml)], load_envvars=False
-        )
-        return openstack.connection.Connection(config=loader.get_one(cloud))
+        return connect_cloud(cloud, self.clouds_yaml)
 
     def stop_service(self, name: str) -> None:
         svc = self._service(name)
