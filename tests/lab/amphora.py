@@ -487,8 +487,27 @@ class LabAmphora:
         )
         # sshd's privilege-separation directory, as the openssh-server unit creates it.
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        # The amphora's own (empty) home for the login user: in a private mount namespace it
+        # hides this host's /root, whose shell start-up files would otherwise run in every
+        # session (bash sources ~/.bashrc when started by sshd), as on no real amphora.
+        home = self.root / "home"
+        home.mkdir(mode=0o700, exist_ok=True)
         self.sshd = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
+            [
+                "/usr/bin/unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                'mount --bind "$0" /root || exit 97; exec "$@"',
+                str(home),
+                SSHD,
+                "-D",
+                "-e",
+                "-f",
+                str(config),
+            ],
             preexec_fn=self._in_cgroup,
             stderr=open(self.root / "run/sshd.log", "wb"),  # noqa: SIM115
         )
