@@ -1,21 +1,29 @@
-"""The README's main job: bring the lab up, run the SRU test plan of LP #2119987 through the
-same library the run-test-plan action uses, print the Markdown report and the verdict, bring
-the lab down.
+"""The README's main job: run the SRU test plan of LP #2119987 on the lab, end to end.
 
-Exit status 0 when the plan ran to a verdict (whatever the verdict), 1 when a step failed,
-2 when the lab could not be brought up.
+For each templater it brings up a lab amphora (real haproxy and sshd in a 1 GiB memory
+cgroup standing for a 32 GiB amphora) and the lab control plane whose octavia-worker drives
+it, runs the plan through the same library the run-test-plan action uses, prints the
+Markdown report and the verdict, and brings both down.
 
-    python -m tests.sru_plan [--reload-count N] [--json PATH]
+By default it runs twice: with the vulnerable templater (the lab's octavia 14.0.x: expected
+"reproduced") and with the fixed one (octavia 17.0.1's: expected "fixed"), then prints a
+two-line summary. Exit status: 0 when both verdicts are the expected ones (with
+``--templater``: when the plan ran to a verdict other than "failed"), 1 otherwise, 2 when the
+lab could not be brought up.
+
+    python -m tests.sru_plan [--templater vulnerable|fixed] [--reload-count N] [--json DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "lib"), str(REPO)]
@@ -23,41 +31,127 @@ sys.path[:0] = [str(REPO / "lib"), str(REPO)]
 from charmed_octavia import cloud, report, ssh, testplan  # noqa: E402
 
 KEYPAIR = "amphora-backdoor"
+# 1 GiB standing for the bug's 32 GiB amphora (the lab amphora scales the connection limit).
+AMPHORA_MEMORY = 1 << 30
+EXPECTED = {"vulnerable": "reproduced", "fixed": "fixed"}
+
+
+class LabUnavailable(RuntimeError):
+    """The lab or its amphora could not be brought up."""
+
+
+@dataclasses.dataclass
+class Outcome:
+    templater: str
+    release: str
+    verdict: str
+    reason: str
+    plan_seconds: float
+    total_seconds: float
+
+    @property
+    def expected(self) -> str:
+        return EXPECTED[self.templater]
+
+    def summary(self) -> str:
+        mark = "as expected" if self.verdict == self.expected else "UNEXPECTED"
+        return (
+            f"{self.templater} templater (octavia {self.release}): verdict {self.verdict} "
+            f"(expected {self.expected}, {mark}); plan {self.plan_seconds:.1f} s, "
+            f"with lab up/down {self.total_seconds:.1f} s"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sru_plan", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--templater",
+        choices=sorted(EXPECTED),
+        help="run once, with this templater (default: both, vulnerable first)",
+    )
     parser.add_argument("--reload-count", type=int, default=2)
     parser.add_argument("--connection-limit", type=int, default=-1)
-    parser.add_argument("--json", type=Path, help="also write the JSON report here")
+    parser.add_argument(
+        "--json", type=Path, help="also write each JSON report into this directory"
+    )
     args = parser.parse_args(argv)
 
-    from tests.lab.control import Lab, LabError
-
-    work = Path(tempfile.mkdtemp(prefix="sru-plan-"))
-    work.chmod(0o700)
+    templaters = [args.templater] if args.templater else ["vulnerable", "fixed"]
     started = time.monotonic()
-    # The lab's octavia.conf names the plan's keypair, as the charm's amp-ssh-key-name does.
-    lab = Lab(octavia_overrides={"controller_worker": {"amp_ssh_key_name": KEYPAIR}})
-    try:
+    outcomes: list[Outcome] = []
+    for templater in templaters:
+        begun = time.monotonic()
         try:
-            lab.up()
-        except LabError as e:
+            outcome = _run_once(templater, args)
+        except LabUnavailable as e:
             print(f"the lab could not be brought up: {e}", file=sys.stderr)
             return 2
-        print(f"lab up in {time.monotonic() - started:.1f} s ({lab.dir})", flush=True)
+        outcome.total_seconds = time.monotonic() - begun
+        outcomes.append(outcome)
+    print()
+    print(f"SUMMARY ({time.monotonic() - started:.1f} s in all)")
+    for outcome in outcomes:
+        print(outcome.summary())
+    if args.templater:
+        return 0 if outcomes[0].verdict != "failed" else 1
+    return 0 if all(o.verdict == o.expected for o in outcomes) else 1
+
+
+def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
+    from tests.lab import amphora as lab_amphora
+    from tests.lab.control import Lab, LabError
+
+    reason = lab_amphora.unavailable_reason()
+    if reason:
+        raise LabUnavailable(f"lab amphora: {reason}")
+    print(f"==== {templater} templater ====", flush=True)
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="sru-plan-"))
+    work.chmod(0o700)
+    amp = lab_amphora.LabAmphora(memory_bytes=AMPHORA_MEMORY, templater=templater)
+    lab: Any = None
+    try:
+        try:
+            amp.start()
+            overrides = amp.octavia_overrides()
+            # The lab's octavia.conf names the plan's keypair, as the charm's
+            # amp-ssh-key-name does.
+            overrides.setdefault("controller_worker", {})["amp_ssh_key_name"] = KEYPAIR
+            lab = Lab(octavia_overrides=overrides, worker_pythonpath=amp.worker_pythonpath())
+            lab.up()
+        except (LabError, RuntimeError, OSError) as e:
+            raise LabUnavailable(str(e)) from e
+        print(
+            f"lab up in {time.monotonic() - started:.1f} s ({lab.dir}); lab amphora "
+            f"{amp.root}: {AMPHORA_MEMORY >> 20} MiB memory cgroup for a 32 GiB amphora, "
+            f"connection limit {amp.connection_limit}, sshd 127.0.0.1:{amp.ssh_port}",
+            flush=True,
+        )
         conn = cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
-        _, public_key = ssh.ensure_keypair(work / "ssh")
+        private_key, public_key = ssh.ensure_keypair(work / "ssh")
+        amp.authorize(public_key)
+        versions = _lab_versions(lab.python)
+        release = (
+            lab_amphora.FIXED_RELEASE
+            if templater == "fixed"
+            else versions.get("octavia (PyPI)", "14.0.x")
+        )
+        versions["octavia haproxy.cfg templater (lab amphora)"] = f"{release} ({templater})"
+        assert amp.cgroup is not None
         ctx = testplan.PlanContext(
             state_dir=work / "state",
             series="lab (Debian 12 host)",
             origin="PyPI (OpenStack 2024.1 Caracal servers)",
-            package_versions=_lab_versions(lab.python),
+            package_versions=versions,
             amp_ssh_key_name=KEYPAIR,
             public_key=public_key,
-            # No lab amphora is wired to the lab's noop Octavia worker here, so the amphora
-            # steps report that they did not run and the verdict says so.
-            amphora_ssh=None,
+            amphora_ssh=amp.ssh_settings(private_key, work / "known_hosts"),
+            amphora_haproxy_dir=amp.octavia_dir,
+            # The lab amphora shares this host's kernel (and its log of earlier runs' kills):
+            # only kills in its own memory cgroup are its evidence.
+            amphora_memcg=amp.cgroup.kernel_path,
+            # Same clock as this machine; dmesg's times are to the second.
+            oom_since_margin=1.0,
             progress=lambda line: print(line, flush=True),
             cloud_label=f"lab {lab.identity_url}",
         )
@@ -75,13 +169,27 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(report.render_markdown(data))
         if args.json:
-            args.json.write_text(report.render_json(data))
-        print(f"VERDICT: {result.verdict} ({result.verdict_reason})")
-        print(f"plan {result.seconds:.1f} s; total {time.monotonic() - started:.1f} s")
-        return 1 if result.verdict == "failed" else 0
+            args.json.mkdir(parents=True, exist_ok=True)
+            path = args.json / f"sru-plan-{templater}.json"
+            path.write_text(report.render_json(data))
+            print(f"JSON report: {path}")
+        print(f"VERDICT ({templater} templater): {result.verdict} ({result.verdict_reason})")
+        return Outcome(
+            templater=templater,
+            release=release,
+            verdict=result.verdict,
+            reason=result.verdict_reason,
+            plan_seconds=result.seconds,
+            total_seconds=0.0,
+        )
     finally:
-        lab.down()
-        print(f"lab down; total {time.monotonic() - started:.1f} s", flush=True)
+        if lab is not None:
+            lab.down()
+        amp.stop()
+        print(
+            f"lab and lab amphora down; {templater} run {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
 
 
 def _lab_versions(python: Path) -> dict[str, str]:

@@ -16,8 +16,10 @@ limit (``maxconn``); read from octavia/common/jinja/haproxy/combined_listeners/j
 
 haproxy maps the whole cache as one shared anonymous region of ``entries * 248`` bytes (200
 bytes of session data plus a 48-byte ``struct shared_block``); the master touches every block
-while it builds the free list, so the whole region is charged as shmem. A reload (SIGUSR2)
-keeps the old worker, and its cache, until the new one is ready: two caches at once.
+while it builds the free list, so the whole region is charged as shmem (``haproxy -c`` does
+the same, so the agent's check of a new configuration also holds a second cache). A reload
+(SIGUSR2) keeps the old worker, and its cache, until the new one is ready: two caches at once.
+The reload peak counts two generations and Octavia's 32 KiB per connection of ``maxconn``.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ BYTES_PER_ENTRY_SOURCE = (
 )
 # haproxy's default tune.ssl.cachesize when the configuration has none.
 HAPROXY_DEFAULT_CACHESIZE = 20000
-# Resident memory of one generation without cache (master + worker, maxconn in the low
-# thousands), measured the same way: about 19 MiB; rounded up.
-BASE_GENERATION_KB = 20 * 1024
+# Memory one generation (master + worker) is charged besides its cache: anon, kernel and page
+# cache, measured as memory-cgroup usage minus shmem with Debian 12's haproxy 2.6.12 and a
+# 20000-entry cache: 6664 KiB at maxconn 1562, 7332 KiB at maxconn 8000 (about 0.1 KiB per
+# connection of maxconn), so about 12 MiB at Octavia's default 50000. The lab amphora confirms
+# it: at 1 GiB (maxconn 1562) a generation is its cache plus about 7.5 MiB. (RSS reads about
+# 19 MiB because it also counts the binary's and libraries' file pages, shared by every
+# generation and mostly charged elsewhere.)
+BASE_GENERATION_KB = 12 * 1024
 # Octavia's own reservation per established connection (pair of sockets), in KiB.
 CONNECTION_KB = 32
 

@@ -54,6 +54,18 @@ def _event_lines(event: Mapping[str, Any]) -> list[str]:
         )
     elif event.get("invoked_by"):
         lines.append(f"{event.get('time') or '?'} {event['invoked_by']} invoked oom-killer")
+    where = ", ".join(
+        f"{label} {event[key]}"
+        for key, label in (
+            ("invoked_by", "invoked by"),
+            ("constraint", "constraint"),
+            ("memcg", "memcg"),
+            ("oom_memcg", "oom_memcg"),
+        )
+        if event.get(key) and not (key == "invoked_by" and event.get("victim_pid") is None)
+    )
+    if where:
+        lines.append(f"  {where}")
     for task in (event.get("tasks") or [])[: MAX_EVENT_LINES - len(lines)]:
         lines.append(
             f"  task {task.get('name')} pid {task.get('pid')}: total_vm "
@@ -62,9 +74,56 @@ def _event_lines(event: Mapping[str, Any]) -> list[str]:
     return lines or [json.dumps(event, sort_keys=True, default=str)[:300]]
 
 
+def _kib(value: Any) -> str:
+    return f"{value / 1024:.0f} MiB" if isinstance(value, (int, float)) else "?"
+
+
+def _config_rows(amphorae: list[Mapping[str, Any]]) -> list[list[Any]]:
+    """One row per haproxy.cfg: the cache Octavia rendered, the formula, the reload peak."""
+    rows = []
+    for a in amphorae:
+        for c in a.get("configs") or []:
+            assessment = c.get("assessment") or {}
+            formula = assessment.get("formula") or {}
+            rows.append(
+                [
+                    a.get("amphora_id", "?"),
+                    c.get("path", "?"),
+                    c.get("ssl_cachesize") if c.get("ssl_cachesize") is not None else "default",
+                    c.get("maxconn"),
+                    (
+                        f"{formula.get('formula')}: {formula.get('description')}"
+                        if formula
+                        else "?"
+                    ),
+                    _kib(assessment.get("cache_kb")),
+                    _kib(assessment.get("reload_peak_kb")),
+                    _kib(assessment.get("memory_kb")),
+                    _kib(assessment.get("headroom_kb")),
+                ]
+            )
+    return rows
+
+
 def _amphora_section(data: Mapping[str, Any]) -> list[str]:
     lines = ["### Amphora OOM check", ""]
     check = next((s for s in data.get("steps", []) if s.get("name") == "oom-check"), None)
+    details = (check or {}).get("details") or {}
+    if data.get("failed_step") and data.get("amphorae"):
+        lines += [
+            f"Step **{data['failed_step']}** failed ({data.get('failure')}); the amphorae "
+            "were checked before cleanup.",
+            "",
+        ]
+    if details.get("since"):
+        scope = f", memory cgroup {details['memcg']}" if details.get("memcg") else ""
+        ignored = details.get("ignored_oom_events") or 0
+        lines += [
+            f"Kernel log read since {details['since']}{scope}"
+            + (f" ({ignored} OOM event(s) of other memory cgroups ignored)" if ignored else "")
+            + ".",
+            "",
+        ]
     amphorae = data.get("amphorae") or []
     if not amphorae:
         why = (check.get("evidence") if check else "") or (
@@ -88,6 +147,41 @@ def _amphora_section(data: Mapping[str, Any]) -> list[str]:
             ]
         )
     lines += _table(["Amphora", "Address", "Verdict", "OOM events", "Reason"], rows)
+    configs = _config_rows(amphorae)
+    if configs:
+        lines += ["", "haproxy.cfg as Octavia rendered it, and the memory model:", ""]
+        lines += _table(
+            [
+                "Amphora",
+                "haproxy.cfg",
+                "tune.ssl.cachesize",
+                "maxconn",
+                "Formula",
+                "Cache",
+                "Reload peak",
+                "Memory",
+                "Headroom",
+            ],
+            configs,
+        )
+        per_entry = next(
+            (
+                (
+                    c["assessment"].get("bytes_per_entry"),
+                    c["assessment"].get("bytes_per_entry_source"),
+                )
+                for a in amphorae
+                for c in a.get("configs") or []
+                if c.get("assessment")
+            ),
+            None,
+        )
+        if per_entry and per_entry[0]:
+            lines += [
+                "",
+                f"Cache = tune.ssl.cachesize x {per_entry[0]} bytes per entry ({per_entry[1]}); "
+                "reload peak = two generations (cache + base) + 32 KiB per connection.",
+            ]
     seen = [(a, e) for a in amphorae for e in (a.get("oom_events") or [])]
     lines.append("")
     if seen:

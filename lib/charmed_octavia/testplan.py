@@ -18,7 +18,10 @@ Resource ownership (what cleanup deletes):
   exists and differs stops the plan at preflight, before anything is created.
 
 Verdicts (``VERDICTS``):
-- ``reproduced``: the kernel OOM-killer was seen in an amphora of the plan's load balancer.
+- ``reproduced``: the kernel OOM-killer killed haproxy in an amphora of the plan's load
+  balancer; also when a step after the load balancer (amphora preparation, listener, pool,
+  reloads) failed: Octavia refuses a configuration the amphora cannot load, so that
+  failure is the bug once the OOM check finds the kill (the report names the step).
 - ``fixed``: every amphora was checked, no OOM, and its tune.ssl.cachesize was rendered by
   the fixed formula (2/5, x4).
 - ``not-reproduced``: every amphora was checked and no OOM was seen, but nothing shows the
@@ -26,7 +29,13 @@ Verdicts (``VERDICTS``):
 - ``at-risk``: no OOM seen, but the memory model predicts a reload peak above the memory.
 - ``inconclusive``: the plan ran but the amphora check did not run or could not reach an
   amphora; the bug can be neither confirmed nor ruled out.
-- ``failed``: a step failed; the report says which and why.
+- ``failed``: a step failed and no OOM kill of haproxy explains it; the report says which
+  step and why.
+
+OOM evidence is attributed to this run: the kernel log is read from the plan's start (minus
+``PlanContext.oom_since_margin`` for clocks that differ), and where the amphora shares a
+kernel with other workloads (the lab) only kills in its memory cgroup count
+(``PlanContext.amphora_memcg``).
 """
 
 from __future__ import annotations
@@ -64,6 +73,11 @@ VERDICTS = ("reproduced", "fixed", "not-reproduced", "at-risk", "inconclusive", 
 REQUIRED_SERVICES = ("compute", "load-balancer", "key-manager")
 # Not a valid run id, so it cannot collide with a run's lock.
 PLAN_LOCK = "_plan"
+# The steps after the load balancer whose failure can be the bug itself: the amphora refuses
+# (or dies applying) a configuration it has no memory for. The OOM check still runs after them.
+AMPHORA_CHANGE_STEPS = ("prepare-amphora", "listener", "pool", "reloads")
+# Where a real amphora keeps its haproxy.cfg files (charmed_octavia.amphora.OCTAVIA_DIR).
+AMPHORA_HAPROXY_DIR = "/var/lib/octavia"
 # A documentation address (RFC 5737 TEST-NET-3): the member of an extra reload is never
 # meant to answer, it only makes Octavia rewrite and reload haproxy.
 RELOAD_MEMBER_ADDRESS = "203.0.113.{}"
@@ -202,6 +216,14 @@ class PlanContext:
     public_key: str | None = None
     # charmed_octavia.amphora.SSHSettings; None: the amphora steps report they did not run.
     amphora_ssh: Any = None
+    # Where the amphorae keep <lb id>/haproxy.cfg.
+    amphora_haproxy_dir: str = AMPHORA_HAPROXY_DIR
+    # Only OOM kills in this memory cgroup (the kernel's task_memcg, or below it) count; None:
+    # every kill in the amphora's kernel log (a real amphora's kernel is its own).
+    amphora_memcg: str | None = None
+    # The kernel log is read from the plan's start minus this margin (the amphora's clock may
+    # differ from this machine's).
+    oom_since_margin: float = 60.0
     progress: Progress = _no_progress
     clock: Clock = SYSTEM_CLOCK
     # Where the cloud is, for the report (no credentials).
@@ -611,13 +633,13 @@ class _Run:
             tags=self.tags,
         )
         self.listener_id = listener.id
+        step.details["id"] = listener.id
         loadbalancers.wait_lb_active(
             self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
         )
         got = self.conn.load_balancer.get_listener(listener.id)
         if got.provisioning_status != "ACTIVE":
-            raise StepFailed(f"listener {listener.id} is {got.provisioning_status}")
-        step.details["id"] = listener.id
+            raise StepFailed(_refused("listener", listener.id, got.provisioning_status))
         step.evidence = (
             f"{p.listener_name} ({listener.id}) TERMINATED_HTTPS:{p.listener_port} ACTIVE, "
             f"connection_limit {got.connection_limit}"
@@ -634,10 +656,15 @@ class _Run:
             tags=self.tags,
         )
         self.pool_id = pool.id
+        step.details["id"] = pool.id
         loadbalancers.wait_lb_active(
             self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
         )
-        step.details["id"] = pool.id
+        # Octavia puts the load balancer back to ACTIVE when applying the pool failed; only
+        # the pool says whether the amphora took its configuration.
+        got = self.conn.load_balancer.get_pool(pool.id)
+        if got.provisioning_status != "ACTIVE":
+            raise StepFailed(_refused("pool", pool.id, got.provisioning_status))
         step.evidence = (
             f"{p.pool_name} ({pool.id}) {p.pool_protocol} {p.lb_algorithm} ACTIVE "
             "(haproxy reloaded)"
@@ -660,6 +687,12 @@ class _Run:
             loadbalancers.wait_lb_active(
                 self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
             )
+            got = self.conn.load_balancer.get_member(member.id, self.pool_id)
+            if got.provisioning_status != "ACTIVE":
+                raise StepFailed(
+                    f"reload {i + 1}/{p.reload_count}: "
+                    + _refused("member", member.id, got.provisioning_status)
+                )
             loadbalancers.remove_member(self.conn, self.pool_id, member.id)
             loadbalancers.wait_lb_active(
                 self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
@@ -681,14 +714,27 @@ class _Run:
             step.status = "skipped"
             step.evidence = "skipped: no amphora reachable (Octavia lists no amphora)"
             return
+        since = _since(self.started_epoch - self.ctx.oom_since_margin)
         report = amphora.check_amphorae(
             found,
             ssh=self.ctx.amphora_ssh,
-            since=_since(self.started_epoch),
+            since=since,
             timeout=min(self.params.step_timeout, 120),
+            haproxy_dir=self.ctx.amphora_haproxy_dir,
         )
+        memcg = self.ctx.amphora_memcg
+        ignored = sum(attribute_to_memcg(r, memcg) for r in report.results) if memcg else 0
         self.amphora_results = [r.to_dict() for r in report.results]
-        step.details["summary"] = dict(report.summary)
+        summary = dict.fromkeys(amphora.VERDICTS, 0)
+        for r in report.results:
+            summary[r.verdict] = summary.get(r.verdict, 0) + 1
+        step.details.update(
+            summary=summary,
+            since=since,
+            haproxy_dir=self.ctx.amphora_haproxy_dir,
+            memcg=memcg,
+            ignored_oom_events=ignored,
+        )
         reachable = [
             r for r in self.amphora_results if r.get("verdict") not in ("unreachable", "error")
         ]
@@ -701,13 +747,90 @@ class _Run:
         self.check_ran = True
         if len(reachable) < len(self.amphora_results):
             step.status = "warning"
-        step.evidence = ", ".join(f"{v}: {n}" for v, n in sorted(report.summary.items()))
+        counts = ", ".join(f"{v}: {n}" for v, n in sorted(summary.items()) if n)
+        kills = [
+            f"{e.get('victim_name')} pid {e.get('victim_pid')} "
+            f"(total-vm {e.get('total_vm_kb')} kB, memcg {e.get('memcg')})"
+            for a in self.amphora_results
+            for e in haproxy_kills(a)
+            if e.get("victim_pid") is not None
+        ]
+        step.evidence = f"{counts}; kernel log since {since}" + (
+            f", memcg {memcg}" if memcg else ""
+        )
+        if kills:
+            step.evidence += "; OOM-killed: " + "; ".join(kills)
+        if ignored:
+            step.evidence += f"; {ignored} OOM event(s) of other memory cgroups ignored"
+
+
+def _refused(kind: str, resource_id: str, status: str) -> str:
+    return (
+        f"{kind} {resource_id} is {status}: Octavia could not apply it to the amphora "
+        "(the octavia-worker log has the cause)"
+    )
 
 
 def _since(epoch: float) -> str:
-    # journalctl's --since takes local time; a minute of margin covers clock skew.
-    moment = datetime.datetime.fromtimestamp(epoch - 60)
+    # journalctl's and dmesg's --since take local time, to the second.
+    moment = datetime.datetime.fromtimestamp(epoch)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def in_memcg(memcg: str | None, cgroup: str) -> bool:
+    """Whether the kernel's ``memcg`` path is ``cgroup`` or below it."""
+    if not memcg:
+        return False
+    root = cgroup.rstrip("/") or "/"
+    return memcg == root or memcg.startswith(root.rstrip("/") + "/")
+
+
+def attribute_to_memcg(result: Any, cgroup: str) -> int:
+    """Keep only the OOM events of ``result`` (an ``amphora.AmphoraResult``) in ``cgroup``;
+    an ``oom-seen`` verdict that rested on other cgroups' events is judged again from what
+    was collected. Returns how many events were dropped."""
+    events = list(result.oom_events)
+    mine = [e for e in events if in_memcg(e.memcg, cgroup)]
+    result.oom_events = mine
+    dropped = len(events) - len(mine)
+    if result.verdict != "oom-seen" or any(e.killed or e.tasks for e in mine):
+        return dropped
+    # What amphora.interpret would have said without those events.
+    _, _, problems = str(result.reason).partition("; also: ")
+    risky = [
+        f"{c.get('path')}: reload peak {c['assessment']['reload_peak_kb'] // 1024} MiB > "
+        f"{c['assessment']['memory_kb'] // 1024} MiB ({c['assessment']['formula']['formula']} "
+        "formula)"
+        for c in result.configs
+        if isinstance(c.get("assessment"), Mapping) and c["assessment"].get("at_risk")
+    ]
+    if problems:
+        result.verdict, result.reason = "error", problems
+    elif risky:
+        result.verdict, result.reason = "at-risk", "; ".join(risky)
+    else:
+        result.verdict = "ok"
+        result.reason = f"no OOM kill in memory cgroup {cgroup}" + "".join(
+            f"; {c.get('path')}: reload peak {c['assessment']['reload_peak_kb'] // 1024} MiB "
+            f"of {c['assessment']['memory_kb'] // 1024} MiB "
+            f"({c['assessment']['formula']['formula']} formula)"
+            for c in result.configs
+            if isinstance(c.get("assessment"), Mapping)
+        )
+    return dropped
+
+
+def haproxy_kills(amphora: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The OOM events of one amphora result (a dict) that killed haproxy: the summary names
+    it, or (task table alone, as quoted in a bug) haproxy is in the table."""
+    found = []
+    for event in amphora.get("oom_events") or []:
+        if event.get("victim_pid") is not None:
+            if event.get("victim_name") == "haproxy":
+                found.append(event)
+        elif any(t.get("name") == "haproxy" for t in event.get("tasks") or []):
+            found.append(event)
+    return found
 
 
 def _formulas(value: Any) -> set[str]:
@@ -733,7 +856,15 @@ def decide_verdict(
     *, failed_step: str | None, failure: str | None, check_ran: bool, amphorae: list[dict]
 ) -> tuple[str, str]:
     """The verdict and a sentence that justifies it (see the module docstring)."""
+    killed = [a for a in amphorae if a.get("verdict") == "oom-seen" and haproxy_kills(a)]
+    kills = sum(len(haproxy_kills(a)) for a in killed)
+    oom = (
+        f"the kernel OOM-killer killed haproxy ({kills} kill(s)) in {len(killed)} of "
+        f"{len(amphorae)} amphorae"
+    )
     if failed_step:
+        if check_ran and killed and failed_step in AMPHORA_CHANGE_STEPS:
+            return "reproduced", f"step {failed_step} failed ({failure}) and {oom}"
         return "failed", f"step {failed_step} failed: {failure}"
     if not check_ran:
         return (
@@ -742,11 +873,17 @@ def decide_verdict(
             "is neither confirmed nor ruled out",
         )
     verdicts = [a.get("verdict") for a in amphorae]
-    oom = [a for a in amphorae if a.get("verdict") == "oom-seen"]
-    if oom:
+    if killed:
+        return "reproduced", oom
+    others = [a for a in amphorae if a.get("verdict") == "oom-seen"]
+    if others:
+        victims = sorted(
+            {str(e.get("victim_name")) for a in others for e in a.get("oom_events") or []}
+        )
         return (
-            "reproduced",
-            f"the kernel OOM-killer was seen in {len(oom)} of {len(amphorae)} amphorae",
+            "inconclusive",
+            f"the kernel OOM-killer struck in {len(others)} amphorae but killed "
+            f"{', '.join(victims) or 'an unnamed process'}, not haproxy",
         )
     if any(v in ("unreachable", "error") for v in verdicts):
         return "inconclusive", "no OOM in the amphorae checked, but not every amphora was checked"
@@ -811,6 +948,13 @@ def _execute(run: _Run) -> PlanResult:
             failed_step = run.steps[index].name
             failure = run.steps[index].evidence
             break
+    check_index = len(sequence) - 1
+    if failed_step in AMPHORA_CHANGE_STEPS and run.lb_id and p.check_amphorae:
+        # The amphora refusing or dying on a change is how the bug shows: look for the OOM
+        # kill before cleanup deletes the load balancer, so the verdict can say.
+        run.log(f"step {failed_step} failed; checking the amphorae for OOM kills before cleanup")
+        with contextlib.suppress(StepFailed):
+            run.run_step(check_index, sequence[check_index])
 
     verdict, reason = decide_verdict(
         failed_step=failed_step,
@@ -822,6 +966,8 @@ def _execute(run: _Run) -> PlanResult:
     def verdict_step(step: StepResult) -> None:
         step.status = "failed" if verdict == "failed" else "ok"
         step.evidence = f"{verdict}: {reason}"
+        if failed_step:
+            step.details["failed_step"] = failed_step
 
     verdict_index = len(sequence)
     run.steps[verdict_index].status = "ok"

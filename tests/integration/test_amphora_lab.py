@@ -7,12 +7,13 @@ The last test drives the lab amphora through the lab control plane: Octavia's AP
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import hashlib
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from charmed_octavia import amphora, ssh
@@ -20,6 +21,7 @@ from charmed_octavia import amphora, ssh
 from tests.lab import amphora as lab_amphora
 
 pytestmark = pytest.mark.amphora
+_T = TypeVar("_T")
 
 _REASON = lab_amphora.unavailable_reason()
 if _REASON:
@@ -51,9 +53,9 @@ def test_vulnerable_templater_reload_is_oom_killed_and_check_sees_it(key, tmp_pa
     (result,) = report.results
     assert result.verdict == "oom-seen", result.reason
     assert report.summary["oom-seen"] == 1
-    mine = [e for e in result.oom_events if e.memcg == memcg]
-    assert mine, [e.memcg for e in result.oom_events]
-    event = mine[-1]
+    # The amphora's kernel log is its own: only its cgroup's reports, however many labs run.
+    assert result.oom_events and {e.memcg for e in result.oom_events} == {memcg}
+    event = result.oom_events[-1]
     assert event.victim_name == "haproxy"
     assert event.constraint == "CONSTRAINT_MEMCG"
     assert event.shmem_rss_kb and event.shmem_rss_kb > 100 * 1024
@@ -86,6 +88,46 @@ def test_fixed_templater_reload_survives_and_check_says_ok(key, tmp_path):
     assert config["assessment"]["formula"]["formula"] == "post-fix"
     assert config["assessment"]["headroom_kb"] > 0
     assert len(result.haproxy_processes) >= 2
+
+
+def test_a_neighbours_oom_kill_is_not_in_the_amphoras_kernel_log(key, tmp_path):
+    # Arrange: two amphorae on this one kernel, as when labs run side by side; the
+    # neighbour's reload (vulnerable templater) is OOM-killed while this one's (fixed) is not.
+    private, public = key
+    with (
+        lab_amphora.LabAmphora(memory_bytes=256 << 20, templater="vulnerable") as neighbour,
+        lab_amphora.LabAmphora(memory_bytes=256 << 20, templater="fixed") as amp,
+    ):
+        amp.authorize(public)
+        neighbour.authorize(public)
+        amp.create_listener()
+        amp.create_pool()
+        neighbour.create_listener()
+        killed = neighbour.create_pool()
+        # Act: check both amphorae over SSH.
+        report = amphora.check_amphorae(
+            [amp.amphora(), dataclass_replace(neighbour.amphora(), lb_network_ip="192.0.2.2")],
+            ssh=amphora.SSHSettings(
+                private_key_path=private,
+                known_hosts_path=tmp_path / "known_hosts",
+                username="root",
+                address_map={
+                    "192.0.2.1": ("127.0.0.1", amp.ssh_port),
+                    "192.0.2.2": ("127.0.0.1", neighbour.ssh_port),
+                },
+            ),
+            since=amp.since,
+            haproxy_dir=amp.octavia_dir,
+        )
+        kills_here = amp.cgroup.oom_kills() if amp.cgroup else None
+        neighbour_memcg = neighbour.cgroup.kernel_path if neighbour.cgroup else None
+    # Assert: the host kernel's log has the neighbour's kill; only the neighbour sees it.
+    assert killed["oom_kills"] >= 1 and kills_here == 0
+    mine, theirs = report.results
+    assert mine.verdict == "ok", mine.reason
+    assert mine.oom_events == []
+    assert theirs.verdict == "oom-seen", theirs.reason
+    assert {e.memcg for e in theirs.oom_events} == {neighbour_memcg}
 
 
 def test_failures_are_reported_per_amphora_while_others_complete(key, tmp_path):
@@ -162,10 +204,8 @@ def test_prepare_edits_the_amphora_copy_only_and_is_idempotent(key, tmp_path):
     assert hashlib.sha256(host_conf.read_bytes()).hexdigest() == host_digest
 
 
-def dataclass_replace(settings: amphora.SSHSettings, **changes) -> amphora.SSHSettings:
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)
+def dataclass_replace(item: _T, **changes: Any) -> _T:
+    return dataclasses.replace(item, **changes)  # pyright: ignore[reportArgumentType]
 
 
 # -- through Octavia: the lab control plane's worker drives the lab amphora -------------------
@@ -329,8 +369,11 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
     assert config["ssl_cachesize"] == applied["ssl_cachesize"]
     assert config["assessment"]["formula"]["formula"] == formula
     if templater == "vulnerable":
-        mine = [e for e in result.oom_events if e.memcg == memcg]
-        assert mine and mine[-1].victim_name == "haproxy", result.reason
+        # Only this amphora's cgroup's reports, even with other labs' kills on the host.
+        assert {e.memcg for e in result.oom_events} == {memcg}, result.reason
+        assert result.oom_events[-1].victim_name == "haproxy", result.reason
+    else:
+        assert result.oom_events == [], result.reason
     # Deleting the listener stopped haproxy; nothing created is left.
     assert any(e["action"] == "stop" for e in stopped), stopped
     assert not left

@@ -1,15 +1,25 @@
-"""The whole SRU test plan against the lab: runs, reruns, conflicts, failures, cleanup."""
+"""The whole SRU test plan against the lab: runs, reruns, conflicts, failures, cleanup, and
+the verdict on a lab amphora driven by Octavia's worker (vulnerable and fixed templater)."""
 
 from __future__ import annotations
 
 import configparser
+import json
 import uuid
 from pathlib import Path
 
 import pytest
-from charmed_octavia import flavors, ssh, testplan
+from charmed_octavia import flavors, report, ssh, testplan
 
-from tests.integration.plan_helpers import added, admin_connection, inventory
+from tests.integration.conftest import start_lab
+from tests.integration.plan_helpers import (
+    added,
+    admin_connection,
+    haproxy_pids,
+    inventory,
+    still_running,
+)
+from tests.lab import amphora as lab_amphora
 
 pytestmark = pytest.mark.lab
 
@@ -263,3 +273,120 @@ def test_a_plan_already_running_is_refused(lab, conn, plan_ctx):
     # Act / Assert
     with store.lock(testplan.PLAN_LOCK), pytest.raises(testplan.RunBusy):
         testplan.run_plan(conn, _params(keypair_name=_keypair_name(lab)), plan_ctx)
+
+
+# -- the plan on a lab amphora: Octavia's worker renders and reloads a real haproxy ----------
+AMPHORA_KEYPAIR = "amphora-backdoor"
+
+
+@pytest.mark.amphora
+@pytest.mark.parametrize(
+    ("templater", "verdict", "formula"),
+    [("vulnerable", "reproduced", "pre-fix"), ("fixed", "fixed", "post-fix")],
+)
+def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
+    tmp_path, templater, verdict, formula
+):
+    reason = lab_amphora.unavailable_reason()
+    if reason:
+        pytest.skip(f"lab amphora unavailable: {reason}")
+    # Arrange: a 1 GiB lab amphora (for 32 GiB) and a lab whose worker drives it.
+    private, public = ssh.ensure_keypair(tmp_path / "ssh")
+    logs: list[str] = []
+    with lab_amphora.LabAmphora(memory_bytes=1 << 30, templater=templater) as amp:
+        assert amp.cgroup is not None
+        memcg = amp.cgroup.kernel_path
+        cgroup_dir = amp.cgroup.dir
+        overrides = amp.octavia_overrides()
+        overrides["controller_worker"]["amp_ssh_key_name"] = AMPHORA_KEYPAIR
+        lab = start_lab(octavia_overrides=overrides, worker_pythonpath=amp.worker_pythonpath())
+        try:
+            amp.authorize(public)
+            conn = admin_connection(lab)
+            before = inventory(conn)
+            ctx = testplan.PlanContext(
+                state_dir=tmp_path / "state",
+                series="lab",
+                origin="pypi",
+                package_versions={"octavia": "14.0.2"},
+                amp_ssh_key_name=AMPHORA_KEYPAIR,
+                public_key=public,
+                amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
+                amphora_haproxy_dir=amp.octavia_dir,
+                amphora_memcg=memcg,
+                oom_since_margin=1.0,
+                progress=logs.append,
+            )
+
+            # Act
+            result = testplan.run_plan(
+                conn, _params(keypair_name=AMPHORA_KEYPAIR, reload_count=1), ctx
+            )
+            after = inventory(conn)
+            events = amp.driver_events()
+            lb_id = result.step("loadbalancer").details["id"]
+            amphorae_left = [
+                a.id
+                for a in conn.load_balancer.amphorae(loadbalancer_id=lb_id)
+                if a.status != "DELETED"
+            ]
+            haproxy = haproxy_pids(amp.cgroup.pids())
+        finally:
+            lab.down()
+    # The cascade delete deletes the amphora's VM (the noop compute driver here) without
+    # calling the amphora driver: the lab amphora's haproxy ends with the lab amphora.
+    data = result.to_dict()
+    markdown = report.render_markdown(data)
+    parsed = json.loads(report.render_json(data))
+
+    # Assert: the verdict, in the result, the Markdown and the JSON.
+    assert result.verdict == verdict, (result.verdict_reason, logs)
+    assert parsed["verdict"] == verdict
+    assert f"**Verdict: {report.VERDICT_HEADLINES[verdict]}**" in markdown
+    assert result.step("prepare-amphora").status == "ok"
+    assert result.step("oom-check").status == "ok", result.step("oom-check").evidence
+    (amp_result,) = parsed["amphorae"]
+    (config,) = amp_result["configs"]
+    assert config["path"].startswith(amp.octavia_dir + "/")
+    assert config["assessment"]["formula"]["formula"] == formula
+    assert f"| {config['ssl_cachesize']} | {config['maxconn']} | {formula}: " in markdown
+    rendered = [e for e in events if e.get("ssl_cachesize")]
+    assert rendered and {e["ssl_cachesize"] for e in rendered} >= {config["ssl_cachesize"]}
+    if templater == "vulnerable":
+        # Pool creation: the agent-style check of the new haproxy.cfg is OOM-killed, the
+        # driver refuses the configuration and Octavia puts the pool in ERROR.
+        assert result.failed_step == "pool", result.failure
+        assert "is ERROR" in (result.failure or "")
+        assert result.step("reloads").status == "not-run"
+        assert "step pool failed" in result.verdict_reason
+        assert "Failed step: **pool**" in markdown
+        assert [e["action"] for e in events][:2] == ["start", "refused"], events
+        kills = [e for e in amp_result["oom_events"] if e["victim_pid"] is not None]
+        assert amp_result["verdict"] == "oom-seen"
+        assert kills and all(e["memcg"] == memcg for e in amp_result["oom_events"])
+        kill = kills[-1]
+        assert kill["victim_name"] == "haproxy"
+        assert kill["constraint"] == "CONSTRAINT_MEMCG"
+        assert kill["total_vm_kb"] > 500 * 1024 and kill["shmem_rss_kb"] > 100 * 1024
+        assert (
+            f"memory cgroup out of memory: killed process {kill['victim_pid']} (haproxy) "
+            f"total-vm {kill['total_vm_kb']} kB" in markdown
+        )
+        assert f"memcg {memcg}" in markdown
+        assert config["assessment"]["at_risk"] is True
+    else:
+        assert result.failed_step is None, result.failure
+        assert result.step("reloads").status == "ok"
+        # listener start, pool reload, a member added and removed: two more reloads.
+        assert [e["action"] for e in events][:4] == ["start", "reload", "reload", "reload"]
+        assert all(e.get("oom_kills", 0) == 0 for e in events), events
+        assert amp_result["verdict"] == "ok" and amp_result["oom_events"] == []
+        assert "No OOM-killer invocation in the kernel log of any checked amphora" in markdown
+        assert config["assessment"]["headroom_kb"] > 0
+    # Nothing left behind: the cleanup, the resource counts, haproxy stopped.
+    assert result.step("cleanup").status == "ok", result.step("cleanup").evidence
+    assert "nothing left behind" in result.step("cleanup").evidence
+    assert after == before
+    assert amphorae_left == []
+    assert haproxy, "haproxy was running in the lab amphora until it stopped"
+    assert still_running(haproxy) == [] and not cgroup_dir.exists() and not amp.root.exists()

@@ -6,7 +6,8 @@ memory cgroup of this process's own memory cgroup (v1 or v2) holding:
 - a real sshd on 127.0.0.1 (free port, own host key, own config) as the amphora's SSH
   endpoint; every session runs through a ``ForceCommand`` wrapper in a private mount
   namespace where ``/etc/systemd`` is the amphora's own copy (bind mount) and ``systemctl``
-  is ``FakeSystemctl`` (this host has no systemd as PID 1; the fake records daemon-reload);
+  is ``FakeSystemctl`` (this host has no systemd as PID 1; the fake records daemon-reload)
+  and ``dmesg``/``journalctl`` are ``FakeKernelLog`` (below);
 - a real haproxy (Debian package) in master-worker mode, started and reloaded as the
   amphora's systemd unit does (``haproxy -c`` check, then ``-W`` start / ``SIGUSR2`` reload),
   with ``haproxy.cfg`` rendered by Octavia's own templater: ``templater="vulnerable"`` uses the
@@ -15,6 +16,23 @@ memory cgroup of this process's own memory cgroup (v1 or v2) holding:
 The amphora's memory report given to the templater is computed as the amphora agent would
 read /proc/meminfo inside a VM of that size: free = limit - usage, cached = the cgroup's page
 cache and shmem. The connection limit is scaled with the memory (50000 for 32 GiB).
+
+Why the simulation is faithful where the verdict depends on it:
+
+- Memory. Everything a real amphora charges to its RAM while haproxy reloads is charged to the
+  cgroup: the old generation (master, worker, TLS cache), the agent's ``haproxy -c`` of the new
+  file (haproxy allocates and touches the whole cache in check mode too) and the new
+  generation, plus sshd and the check's session (sh, awk, dmesg: about 2 MiB, as on a VM).
+  Measured at 1 GiB with the fixed templater: one generation is its cache (248.0 bytes per
+  entry, 386420 KiB of shmem for 1594584 entries) plus about 8 MiB (anon, kernel, page cache);
+  the cgroup's peak (memory.max_usage_in_bytes) is 784324 KiB, two generations, 25% left.
+  What the lab leaves out (a VM's kernel, systemd, the agent: a few hundred MiB of 32 GiB,
+  about 1.5%) is below the scaled sshd's share. The connection term (32 KiB per connection,
+  maxconn scaled with the memory) keeps the same share of memory as on the 32 GiB amphora.
+- Kernel log. A real amphora is a VM: its ``dmesg`` and ``journalctl -k`` show its own kernel's
+  OOM reports only. The lab amphora shares this host's kernel with every other memory cgroup
+  (other lab amphorae may run beside it and be OOM-killed), so its sessions see the kernel log
+  through ``FakeKernelLog``, which keeps the OOM reports of this amphora's cgroup only.
 
 Usage::
 
@@ -318,6 +336,55 @@ exit 1
 """
 
 
+# One OOM report is printed under the kernel's oom_lock, from "invoked oom-killer" to
+# "Killed process": reports of different cgroups never interleave.
+_FAKE_KERNEL_LOG = r"""#!/bin/sh
+# FakeKernelLog: the lab amphora shares the host's kernel, whose log holds the OOM reports of
+# every memory cgroup; a real amphora (a VM) has its own kernel and log. This runs the real
+# __TOOL__ and keeps only the OOM reports whose oom_memcg or task_memcg is the amphora's
+# cgroup (or below it); other lines pass unchanged.
+rc=$( { { __REAL__ "$@"; echo $? >&4; } | awk -v memcg="__MEMCG__" '
+function flush() { if (keep) printf "%s", block; block = ""; inblock = 0; keep = 0 }
+/ invoked oom-killer: / { if (inblock) flush(); inblock = 1 }
+inblock {
+    block = block $0 "\n"
+    if (index($0, "oom-kill:constraint=")) {
+        for (i = 1; i <= 2; i++) {
+            field = (i == 1 ? "oom_memcg=" : "task_memcg=") memcg
+            if (index($0, field ",") || index($0, field "/")) keep = 1
+        }
+    }
+    if (index($0, "Killed process ")) flush()
+    next
+}
+# Pieces of a report whose start is before --since: which cgroup they are from is unknown.
+/Killed process |oom-kill:|\[ *pid *\] +uid +tgid|\[ *[0-9]+\]( +-?[0-9]+)+ +[^ ]+$/ { next }
+{ print }
+END { flush() }
+' >&3; } 4>&1 ) 3>&1
+exit "${rc:-1}"
+"""
+
+
+_FAKE_PS = r"""#!/bin/sh
+# FakePs: a real amphora (a VM) lists its own processes only; the lab amphora shares this
+# host's process table with other labs' haproxy. This runs the real ps and keeps the lines
+# whose first column is a pid in the amphora's memory cgroup (or below it), and the others
+# (headers) unchanged.
+__REAL__ "$@" | while IFS= read -r line; do
+    pid=$(printf '%s\n' "$line" | awk '{ print $1 }')
+    case "$pid" in
+        ''|*[!0-9]*) printf '%s\n' "$line"; continue ;;
+    esac
+    cg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit } $1 == "0" { v2 = $3 }
+        END { if (v2 != "") print v2 }' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)
+    case "$cg" in
+        "__MEMCG__"|"__MEMCG__"/*) printf '%s\n' "$line" ;;
+    esac
+done
+"""
+
+
 class LabAmphora:
     """See the module docstring."""
 
@@ -380,6 +447,22 @@ class LabAmphora:
         )
         self._write_cert()
         self.cgroup = MemoryCgroup(self.name, self.memory_bytes)
+        # FakePs (above): the check's view of haproxy processes is the amphora's own.
+        self._write_exec(
+            self.root / "fakebin/ps",
+            _FAKE_PS.replace("__REAL__", shutil.which("ps") or "/bin/ps").replace(
+                "__MEMCG__", self.cgroup.kernel_path
+            ),
+        )
+        for tool in ("dmesg", "journalctl"):
+            real = shutil.which(tool)
+            if real:  # a fake only where the host has the tool: the check looks for it
+                self._write_exec(
+                    self.root / "fakebin" / tool,
+                    _FAKE_KERNEL_LOG.replace("__TOOL__", tool)
+                    .replace("__REAL__", real)
+                    .replace("__MEMCG__", self.cgroup.kernel_path),
+                )
         self._write_exec(
             self.root / "bin/amphora-haproxy",
             _HAPROXY_WRAPPER.replace("__CGROUP__", str(self.cgroup.dir)).replace(

@@ -171,3 +171,113 @@ def test_json_round_trips_the_same_data():
 
     # Assert
     assert json.loads(text) == data
+
+
+def _lab_amphora(**event_overrides):
+    event = {
+        "time": "2026-11-21T13:49:42,610339+00:00",
+        "invoked_by": "haproxy",
+        "victim_pid": 9261,
+        "victim_name": "haproxy",
+        "total_vm_kb": 695008,
+        "anon_rss_kb": 2944,
+        "file_rss_kb": 10896,
+        "shmem_rss_kb": 430336,
+        "constraint": "CONSTRAINT_MEMCG",
+        "memcg": "/lab/lab-amphora-1",
+        "oom_memcg": "/lab/lab-amphora-1",
+        "cgroup_oom": True,
+        "tasks": [],
+    }
+    event.update(event_overrides)
+    return {
+        "amphora_id": "1e2ea3ac",
+        "address": "127.0.0.1:44957",
+        "verdict": "oom-seen",
+        "reason": "1 OOM-killer event(s)",
+        "oom_events": [event],
+        "configs": [
+            {
+                "path": "/var/lib/octavia/lb1/haproxy.cfg",
+                "ssl_cachesize": 2492720,
+                "maxconn": 1562,
+                "terminated_https": True,
+                "assessment": {
+                    "memory_kb": 1 << 20,
+                    "cachesize": 2492720,
+                    "cache_kb": 603707,
+                    "reload_peak_kb": 1298398,
+                    "headroom_kb": -249822,
+                    "bytes_per_entry": 248.0,
+                    "bytes_per_entry_source": "measured here",
+                    "formula": {
+                        "formula": "pre-fix",
+                        "description": "(free+buffers+cached - 32 KiB*maxconn) * 1/2, x5",
+                        "implied_free_kb": 1047000,
+                    },
+                    "at_risk": True,
+                },
+            }
+        ],
+    }
+
+
+def test_reproduced_after_a_failed_step_shows_the_step_the_kill_the_cgroup_and_the_formula():
+    # Arrange: the pool step failed and the check found the kill (the lab's vulnerable run).
+    steps = _data()["steps"]
+    for s in steps:
+        if s["name"] == "oom-check":
+            s["details"] = {
+                "since": "2026-11-21 13:49:27",
+                "memcg": "/lab/lab-amphora-1",
+                "ignored_oom_events": 2,
+            }
+    data = _data(
+        verdict="reproduced",
+        failed_step="pool",
+        failure="pool p1 is ERROR",
+        steps=steps,
+        amphorae=[_lab_amphora()],
+    )
+
+    # Act
+    text = report.render_markdown(data)
+
+    # Assert
+    assert "**Verdict: REPRODUCED" in text
+    assert "Failed step: **pool**: pool p1 is ERROR" in text
+    assert "Step **pool** failed (pool p1 is ERROR); the amphorae were checked before cleanup" in (
+        text
+    )
+    assert (
+        "Kernel log read since 2026-11-21 13:49:27, memory cgroup /lab/lab-amphora-1 "
+        "(2 OOM event(s) of other memory cgroups ignored)." in text
+    )
+    assert (
+        "memory cgroup out of memory: killed process 9261 (haproxy) total-vm 695008 kB, "
+        "anon-rss 2944 kB, file-rss 10896 kB, shmem-rss 430336 kB" in text
+    )
+    assert (
+        "  invoked by haproxy, constraint CONSTRAINT_MEMCG, memcg /lab/lab-amphora-1, "
+        "oom_memcg /lab/lab-amphora-1" in text
+    )
+    assert (
+        "| 1e2ea3ac | /var/lib/octavia/lb1/haproxy.cfg | 2492720 | 1562 | pre-fix: "
+        "(free+buffers+cached - 32 KiB*maxconn) * 1/2, x5 | 590 MiB | 1268 MiB | 1024 MiB | "
+        "-244 MiB |" in text
+    )
+    assert "tune.ssl.cachesize x 248.0 bytes per entry (measured here)" in text
+
+
+def test_a_config_without_an_assessment_still_gets_its_row():
+    # Arrange: memory unknown, so the amphora result carries no assessment.
+    amph = _lab_amphora()
+    amph["configs"][0].pop("assessment")
+    data = _data(amphorae=[amph])
+
+    # Act
+    text = report.render_markdown(data)
+
+    # Assert
+    assert "| 1e2ea3ac | /var/lib/octavia/lb1/haproxy.cfg | 2492720 | 1562 | ? | ? |" in text
+    assert "bytes per entry" not in text

@@ -77,11 +77,23 @@ def test_run_plan_refuses_bad_params_before_touching_state(tmp_path):
 # ---- verdict -----------------------------------------------------------------------------
 
 
-def _amphora(verdict, formula=None):
+def _kill(victim="haproxy", memcg="/lab/amp"):
+    return {
+        "victim_pid": 4242,
+        "victim_name": victim,
+        "total_vm_kb": 600000,
+        "memcg": memcg,
+        "tasks": [],
+    }
+
+
+def _amphora(verdict, formula=None, events=None):
     configs = []
     if formula:
         configs = [{"path": "x", "assessment": {"formula": {"formula": formula, "note": ""}}}]
-    return {"amphora_id": "a", "verdict": verdict, "configs": configs}
+    if events is None:
+        events = [_kill()] if verdict == "oom-seen" else []
+    return {"amphora_id": "a", "verdict": verdict, "configs": configs, "oom_events": events}
 
 
 @pytest.mark.parametrize(
@@ -109,6 +121,24 @@ def _amphora(verdict, formula=None):
             "not-reproduced",
         ),
         ({"check_ran": True, "amphorae": [_amphora("ok")]}, "not-reproduced"),
+        # An OOM kill of something else is no proof of the haproxy reload bug.
+        (
+            {"check_ran": True, "amphorae": [_amphora("oom-seen", events=[_kill("python3")])]},
+            "inconclusive",
+        ),
+        # The bug's own quote: a task table with haproxy and no summary line.
+        (
+            {
+                "check_ran": True,
+                "amphorae": [
+                    _amphora(
+                        "oom-seen",
+                        events=[{"victim_pid": None, "tasks": [{"name": "haproxy"}]}],
+                    )
+                ],
+            },
+            "reproduced",
+        ),
     ],
 )
 def test_verdict_rules(kwargs, verdict):
@@ -125,6 +155,47 @@ def test_verdict_rules(kwargs, verdict):
     assert reason
 
 
+@pytest.mark.parametrize("step", ["prepare-amphora", "listener", "pool", "reloads"])
+def test_a_failed_amphora_change_with_a_haproxy_oom_kill_is_reproduced(step):
+    # Act
+    got, reason = testplan.decide_verdict(
+        failed_step=step,
+        failure="pool p is ERROR",
+        check_ran=True,
+        amphorae=[_amphora("oom-seen", "pre-fix")],
+    )
+
+    # Assert: the verdict names the failed step and the kill.
+    assert got == "reproduced"
+    assert f"step {step} failed (pool p is ERROR)" in reason
+    assert "OOM-killer killed haproxy (1 kill(s)) in 1 of 1 amphorae" in reason
+
+
+@pytest.mark.parametrize(
+    ("failed_step", "check_ran", "amphorae"),
+    [
+        # No OOM seen: the failure stays a failure.
+        ("pool", True, [_amphora("ok", "pre-fix")]),
+        # The check could not run (no SSH): nothing explains the failure.
+        ("pool", False, [_amphora("oom-seen")]),
+        # Not haproxy.
+        ("pool", True, [_amphora("oom-seen", events=[_kill("python3")])]),
+        # A step before any amphora change: an OOM cannot be its cause.
+        ("tls-bundle", True, [_amphora("oom-seen")]),
+        ("loadbalancer", True, [_amphora("oom-seen")]),
+    ],
+)
+def test_a_failure_without_a_haproxy_oom_kill_stays_failed(failed_step, check_ran, amphorae):
+    # Act
+    got, reason = testplan.decide_verdict(
+        failed_step=failed_step, failure="boom", check_ran=check_ran, amphorae=amphorae
+    )
+
+    # Assert
+    assert got == "failed"
+    assert reason == f"step {failed_step} failed: boom"
+
+
 def test_fixed_is_never_claimed_without_an_amphora_check():
     # "fixed" needs evidence: without the check the verdict is inconclusive, whatever else.
     got, reason = testplan.decide_verdict(
@@ -132,6 +203,89 @@ def test_fixed_is_never_claimed_without_an_amphora_check():
     )
     assert got == "inconclusive"
     assert "did not run" in reason
+
+
+# ---- attribution of OOM events to the amphora's memory cgroup -----------------------------
+
+
+def _result(events, reason="1 OOM-killer event(s)", verdict="oom-seen", at_risk=False):
+    from charmed_octavia import amphora
+
+    config = {
+        "path": "/var/lib/octavia/lb/haproxy.cfg",
+        "assessment": {
+            "reload_peak_kb": 1_500_000 if at_risk else 600_000,
+            "memory_kb": 1 << 20,
+            "at_risk": at_risk,
+            "formula": {"formula": "pre-fix" if at_risk else "post-fix"},
+        },
+    }
+    return amphora.AmphoraResult(
+        "a", "lb", "127.0.0.1:22", verdict, reason, oom_events=events, configs=[config]
+    )
+
+
+def _event(memcg, victim="haproxy"):
+    from charmed_octavia import oom
+
+    return oom.OOMEvent(victim_pid=7, victim_name=victim, total_vm_kb=1, memcg=memcg)
+
+
+@pytest.mark.parametrize(
+    ("memcg", "cgroup", "inside"),
+    [
+        ("/lab/amp", "/lab/amp", True),
+        ("/lab/amp/haproxy", "/lab/amp", True),
+        ("/lab/amp-other", "/lab/amp", False),
+        ("/lab", "/lab/amp", False),
+        (None, "/lab/amp", False),
+        ("/anything", "/", True),
+    ],
+)
+def test_in_memcg_is_the_cgroup_or_below_it(memcg, cgroup, inside):
+    assert testplan.in_memcg(memcg, cgroup) is inside
+
+
+def test_other_cgroups_kills_are_dropped_and_the_amphora_judged_again():
+    # Arrange: an earlier run's kill in another lab amphora's cgroup, nothing in ours.
+    result = _result([_event("/lab/earlier-amphora")])
+
+    # Act
+    dropped = testplan.attribute_to_memcg(result, "/lab/amp")
+
+    # Assert
+    assert dropped == 1
+    assert result.oom_events == []
+    assert result.verdict == "ok"
+    assert "no OOM kill in memory cgroup /lab/amp" in result.reason
+    assert "post-fix formula" in result.reason
+
+
+def test_dropping_foreign_kills_keeps_at_risk_and_problems():
+    at_risk = _result([_event("/other")], at_risk=True)
+    broken = _result([_event("/other")], reason="1 event; also: no haproxy.cfg under /x")
+
+    # Act
+    testplan.attribute_to_memcg(at_risk, "/lab/amp")
+    testplan.attribute_to_memcg(broken, "/lab/amp")
+
+    # Assert
+    assert at_risk.verdict == "at-risk" and "pre-fix formula" in at_risk.reason
+    assert (broken.verdict, broken.reason) == ("error", "no haproxy.cfg under /x")
+
+
+def test_own_cgroup_kills_keep_the_oom_verdict():
+    # Arrange
+    mine = _event("/lab/amp")
+    result = _result([_event("/lab/other"), mine])
+
+    # Act
+    dropped = testplan.attribute_to_memcg(result, "/lab/amp")
+
+    # Assert
+    assert dropped == 1
+    assert result.oom_events == [mine]
+    assert result.verdict == "oom-seen"
 
 
 # ---- run records -------------------------------------------------------------------------
