@@ -147,9 +147,6 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             public_key=public_key,
             amphora_ssh=amp.ssh_settings(private_key, work / "known_hosts"),
             amphora_haproxy_dir=amp.octavia_dir,
-            # The lab amphora shares this host's kernel (and its log of earlier runs' kills):
-            # only kills in its own memory cgroup are its evidence.
-            amphora_memcg=amp.cgroup.kernel_path,
             # Same clock as this machine; dmesg's times are to the second.
             oom_since_margin=1.0,
             progress=lambda line: print(line, flush=True),

@@ -116,14 +116,7 @@ def _amphora_section(data: Mapping[str, Any]) -> list[str]:
             "",
         ]
     if details.get("since"):
-        scope = f", memory cgroup {details['memcg']}" if details.get("memcg") else ""
-        ignored = details.get("ignored_oom_events") or 0
-        lines += [
-            f"Kernel log read since {details['since']}{scope}"
-            + (f" ({ignored} OOM event(s) of other memory cgroups ignored)" if ignored else "")
-            + ".",
-            "",
-        ]
+        lines += [f"Kernel log read since {details['since']}.", ""]
     amphorae = data.get("amphorae") or []
     if not amphorae:
         why = (check.get("evidence") if check else "") or (

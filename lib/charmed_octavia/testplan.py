@@ -33,9 +33,7 @@ Verdicts (``VERDICTS``):
   step and why.
 
 OOM evidence is attributed to this run: the kernel log is read from the plan's start (minus
-``PlanContext.oom_since_margin`` for clocks that differ), and where the amphora shares a
-kernel with other workloads (the lab) only kills in its memory cgroup count
-(``PlanContext.amphora_memcg``).
+``PlanContext.oom_since_margin`` for clocks that differ).
 """
 
 from __future__ import annotations
@@ -218,9 +216,6 @@ class PlanContext:
     amphora_ssh: Any = None
     # Where the amphorae keep <lb id>/haproxy.cfg.
     amphora_haproxy_dir: str = AMPHORA_HAPROXY_DIR
-    # Only OOM kills in this memory cgroup (the kernel's task_memcg, or below it) count; None:
-    # every kill in the amphora's kernel log (a real amphora's kernel is its own).
-    amphora_memcg: str | None = None
     # The kernel log is read from the plan's start minus this margin (the amphora's clock may
     # differ from this machine's).
     oom_since_margin: float = 60.0
@@ -722,8 +717,6 @@ class _Run:
             timeout=min(self.params.step_timeout, 120),
             haproxy_dir=self.ctx.amphora_haproxy_dir,
         )
-        memcg = self.ctx.amphora_memcg
-        ignored = sum(attribute_to_memcg(r, memcg) for r in report.results) if memcg else 0
         self.amphora_results = [r.to_dict() for r in report.results]
         summary = dict.fromkeys(amphora.VERDICTS, 0)
         for r in report.results:
@@ -732,8 +725,6 @@ class _Run:
             summary=summary,
             since=since,
             haproxy_dir=self.ctx.amphora_haproxy_dir,
-            memcg=memcg,
-            ignored_oom_events=ignored,
         )
         reachable = [
             r for r in self.amphora_results if r.get("verdict") not in ("unreachable", "error")
@@ -755,13 +746,9 @@ class _Run:
             for e in haproxy_kills(a)
             if e.get("victim_pid") is not None
         ]
-        step.evidence = f"{counts}; kernel log since {since}" + (
-            f", memcg {memcg}" if memcg else ""
-        )
+        step.evidence = f"{counts}; kernel log since {since}"
         if kills:
             step.evidence += "; OOM-killed: " + "; ".join(kills)
-        if ignored:
-            step.evidence += f"; {ignored} OOM event(s) of other memory cgroups ignored"
 
 
 def _refused(kind: str, resource_id: str, status: str) -> str:
@@ -775,49 +762,6 @@ def _since(epoch: float) -> str:
     # journalctl's and dmesg's --since take local time, to the second.
     moment = datetime.datetime.fromtimestamp(epoch)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def in_memcg(memcg: str | None, cgroup: str) -> bool:
-    """Whether the kernel's ``memcg`` path is ``cgroup`` or below it."""
-    if not memcg:
-        return False
-    root = cgroup.rstrip("/") or "/"
-    return memcg == root or memcg.startswith(root.rstrip("/") + "/")
-
-
-def attribute_to_memcg(result: Any, cgroup: str) -> int:
-    """Keep only the OOM events of ``result`` (an ``amphora.AmphoraResult``) in ``cgroup``;
-    an ``oom-seen`` verdict that rested on other cgroups' events is judged again from what
-    was collected. Returns how many events were dropped."""
-    events = list(result.oom_events)
-    mine = [e for e in events if in_memcg(e.memcg, cgroup)]
-    result.oom_events = mine
-    dropped = len(events) - len(mine)
-    if result.verdict != "oom-seen" or any(e.killed or e.tasks for e in mine):
-        return dropped
-    # What amphora.interpret would have said without those events.
-    _, _, problems = str(result.reason).partition("; also: ")
-    risky = [
-        f"{c.get('path')}: reload peak {c['assessment']['reload_peak_kb'] // 1024} MiB > "
-        f"{c['assessment']['memory_kb'] // 1024} MiB ({c['assessment']['formula']['formula']} "
-        "formula)"
-        for c in result.configs
-        if isinstance(c.get("assessment"), Mapping) and c["assessment"].get("at_risk")
-    ]
-    if problems:
-        result.verdict, result.reason = "error", problems
-    elif risky:
-        result.verdict, result.reason = "at-risk", "; ".join(risky)
-    else:
-        result.verdict = "ok"
-        result.reason = f"no OOM kill in memory cgroup {cgroup}" + "".join(
-            f"; {c.get('path')}: reload peak {c['assessment']['reload_peak_kb'] // 1024} MiB "
-            f"of {c['assessment']['memory_kb'] // 1024} MiB "
-            f"({c['assessment']['formula']['formula']} formula)"
-            for c in result.configs
-            if isinstance(c.get("assessment"), Mapping)
-        )
-    return dropped
 
 
 def haproxy_kills(amphora: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -313,7 +313,6 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
                 public_key=public,
                 amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
                 amphora_haproxy_dir=amp.octavia_dir,
-                amphora_memcg=memcg,
                 oom_since_margin=1.0,
                 progress=logs.append,
             )

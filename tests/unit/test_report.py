@@ -227,11 +227,7 @@ def test_reproduced_after_a_failed_step_shows_the_step_the_kill_the_cgroup_and_t
     steps = _data()["steps"]
     for s in steps:
         if s["name"] == "oom-check":
-            s["details"] = {
-                "since": "2026-11-21 13:49:27",
-                "memcg": "/lab/lab-amphora-1",
-                "ignored_oom_events": 2,
-            }
+            s["details"] = {"since": "2026-11-21 13:49:27"}
     data = _data(
         verdict="reproduced",
         failed_step="pool",
@@ -249,10 +245,7 @@ def test_reproduced_after_a_failed_step_shows_the_step_the_kill_the_cgroup_and_t
     assert "Step **pool** failed (pool p1 is ERROR); the amphorae were checked before cleanup" in (
         text
     )
-    assert (
-        "Kernel log read since 2026-11-21 13:49:27, memory cgroup /lab/lab-amphora-1 "
-        "(2 OOM event(s) of other memory cgroups ignored)." in text
-    )
+    assert "Kernel log read since 2026-11-21 13:49:27." in text
     assert (
         "memory cgroup out of memory: killed process 9261 (haproxy) total-vm 695008 kB, "
         "anon-rss 2944 kB, file-rss 10896 kB, shmem-rss 430336 kB" in text
