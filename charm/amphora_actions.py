@@ -61,13 +61,20 @@ def _settings(ctx: ActionContext) -> Any:
     return amphora.SSHSettings(private_key_path=key, known_hosts_path=ctx.ssh_dir / KNOWN_HOSTS)
 
 
-def _amphorae(event: ops.ActionEvent, ctx: ActionContext, loadbalancer: str) -> list[Any]:
+def _reach(
+    event: ops.ActionEvent, ctx: ActionContext, action: str, loadbalancer: str
+) -> tuple[Any, list[Any]] | None:
+    """The SSH settings and the amphorae to act on; None once the action has failed."""
     from charmed_octavia import amphora
 
-    conn = ctx.connect()
-    found = amphora.discover(conn, loadbalancer or None)
+    try:
+        settings = _settings(ctx)
+        found = amphora.discover(ctx.connect(), loadbalancer or None)
+    except Exception as exc:  # the action reports any setup failure as its message
+        event.fail(f"{action}: {exc}")
+        return None
     event.log(f"{len(found)} amphora(e) found{' for ' + loadbalancer if loadbalancer else ''}")
-    return found
+    return settings, found
 
 
 def check_amphorae(event: ops.ActionEvent, ctx: ActionContext) -> None:
@@ -77,12 +84,10 @@ def check_amphorae(event: ops.ActionEvent, ctx: ActionContext) -> None:
         return
     from charmed_octavia import amphora
 
-    try:
-        settings = _settings(ctx)
-        found = _amphorae(event, ctx, params.loadbalancer)
-    except Exception as exc:  # the action reports any setup failure as its message
-        event.fail(f"check-amphorae: {exc}")
+    reached = _reach(event, ctx, "check-amphorae", params.loadbalancer)
+    if reached is None:
         return
+    settings, found = reached
     report = amphora.check_amphorae(
         found,
         ssh=settings,
@@ -111,12 +116,10 @@ def prepare_amphora(event: ops.ActionEvent, ctx: ActionContext) -> None:
         return
     from charmed_octavia import amphora
 
-    try:
-        settings = _settings(ctx)
-        found = _amphorae(event, ctx, params.loadbalancer)
-    except Exception as exc:  # the action reports any setup failure as its message
-        event.fail(f"prepare-amphora: {exc}")
+    reached = _reach(event, ctx, "prepare-amphora", params.loadbalancer)
+    if reached is None:
         return
+    settings, found = reached
     results = amphora.prepare_amphorae(
         found, ssh=settings, concurrency=params.concurrency, timeout=float(params.timeout)
     )

@@ -1,9 +1,12 @@
 """Handlers of the flavor, TLS and SRU test-plan actions; see action_context.py.
 
-Parameters are loaded into the dataclasses below with ``event.load_params(..., errors="fail")``;
-their ``__post_init__`` validates everything (through the library's own checks) before any
-connection is opened, so bad input fails the action and changes nothing. The library and
-openstacksdk are imported inside the handlers: charm.py's import time stays small.
+Parameters are loaded with ``event.load_params(..., errors="fail")`` straight into the
+library's specs (``flavors.NovaFlavorSpec``, ``LbFlavorSpec``, ``XxlargeSpec``,
+``testplan.PlanParams``), which hold the defaults and validate themselves when made, or into
+the dataclasses below where the action's values differ in form. Either way everything is
+validated before any connection is opened, so bad input fails the action and changes nothing.
+The heavier library modules and openstacksdk are imported inside the handlers: charm.py's
+import time stays small.
 """
 
 from __future__ import annotations
@@ -11,106 +14,40 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from action_context import ActionContext, Handler
+from charmed_octavia.flavors import FlavorProfileSpec, parse_flavor_data
 
 if TYPE_CHECKING:
     import ops
 
 KNOWN_HOSTS = "known_hosts"
+_T = TypeVar("_T")
 
 
 # ---- parameters ----------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class CreateFlavorParams:
-    name: str
-    ram: int
-    disk: int
-    vcpus: int
-    id: str = ""
-    public: bool = True
-
-    def __post_init__(self) -> None:
-        self.spec().validate()
-
-    def spec(self) -> Any:
-        from charmed_octavia.flavors import NovaFlavorSpec
-
-        return NovaFlavorSpec(
-            name=self.name,
-            ram=self.ram,
-            disk=self.disk,
-            vcpus=self.vcpus,
-            id=self.id,
-            public=self.public,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
 class CreateFlavorProfileParams:
+    """create-flavorprofile's parameters: ``flavor-data`` is JSON text, the spec's a mapping."""
+
     name: str
     compute_flavor: str
-    provider: str = "amphora"
+    provider: str = FlavorProfileSpec.provider
     flavor_data: str = "{}"
 
     def __post_init__(self) -> None:
-        self.spec().validate()
+        self.spec()
 
-    def spec(self) -> Any:
-        from charmed_octavia.flavors import FlavorProfileSpec, parse_flavor_data
-
+    def spec(self) -> FlavorProfileSpec:
         return FlavorProfileSpec(
             name=self.name,
             compute_flavor=self.compute_flavor,
             provider=self.provider,
             flavor_data=parse_flavor_data(self.flavor_data),
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class CreateLbFlavorParams:
-    name: str
-    flavorprofile: str
-    description: str = ""
-    enabled: bool = True
-
-    def __post_init__(self) -> None:
-        self.spec().validate()
-
-    def spec(self) -> Any:
-        from charmed_octavia.flavors import LbFlavorSpec
-
-        return LbFlavorSpec(
-            name=self.name,
-            flavorprofile=self.flavorprofile,
-            description=self.description,
-            enabled=self.enabled,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class CreateXxlargeParams:
-    nova_flavor_name: str = "m1.xxlarge"
-    ram: int = 32768
-    disk: int = 10
-    vcpus: int = 4
-    nova_flavor_id: str = "10"
-    public: bool = True
-    flavorprofile_name: str = "o1.xxlarge"
-    provider: str = "amphora"
-    lb_flavor_name: str = "o1.xxlarge"
-    description: str = "Extra large LB"
-
-    def __post_init__(self) -> None:
-        self.spec().validate()
-
-    def spec(self) -> Any:
-        from charmed_octavia.flavors import XxlargeSpec
-
-        return XxlargeSpec(**dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,46 +68,6 @@ class StoreTlsBundleParams:
         else:
             tls.validate_common_name(self.common_name)
             tls.validate_days(self.days)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunTestPlanParams:
-    """run-test-plan's parameters (actions.yaml); validated by testplan.PlanParams."""
-
-    run_id: str = ""
-    keypair_name: str = "amphora-backdoor"
-    nova_flavor_name: str = "m1.xxlarge"
-    ram: int = 32768
-    disk: int = 10
-    vcpus: int = 4
-    nova_flavor_id: str = "10"
-    flavorprofile_name: str = "o1.xxlarge"
-    provider: str = "amphora"
-    lb_flavor_name: str = "o1.xxlarge"
-    tls_secret_name: str = "xxlarge.devstack.p12"  # noqa: S105 - a secret's name
-    common_name: str = "xxlarge.devstack"
-    lb_name: str = "lb1-xxlarge"
-    vip_subnet: str = "ext_net_subnet"
-    listener_name: str = "thttps"
-    listener_port: int = 443
-    connection_limit: int = -1
-    pool_name: str = "xxlarge_p1"
-    lb_algorithm: str = "ROUND_ROBIN"
-    pool_protocol: str = "HTTP"
-    reload_count: int = 0
-    prepare_amphora: bool = True
-    check_amphorae: bool = True
-    lb_timeout: int = 1800
-    step_timeout: int = 600
-    keep_resources: bool = False
-
-    def __post_init__(self) -> None:
-        self.plan().validate()
-
-    def plan(self) -> Any:
-        from charmed_octavia.testplan import PlanParams
-
-        return PlanParams(**dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +112,7 @@ def _ensured_results(ensured: Any) -> dict[str, Any]:
     }
 
 
-def _load(event: ops.ActionEvent, cls: type) -> Any:
+def _load(event: ops.ActionEvent, cls: type[_T]) -> _T:
     # errors="fail" fails the action with the validation message and ends the hook.
     return event.load_params(cls, errors="fail")
 
@@ -224,11 +121,11 @@ def _load(event: ops.ActionEvent, cls: type) -> Any:
 
 
 def create_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    params = _load(event, CreateFlavorParams)
     from charmed_octavia import flavors
 
+    spec = _load(event, flavors.NovaFlavorSpec)
     try:
-        ensured = flavors.ensure_nova_flavor(ctx.connect(), params.spec())
+        ensured = flavors.ensure_nova_flavor(ctx.connect(), spec)
     except Exception as e:
         event.fail(f"create-flavor: {_error(e)}")
         return
@@ -254,11 +151,11 @@ def create_flavorprofile(event: ops.ActionEvent, ctx: ActionContext) -> None:
 
 
 def create_lb_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    params = _load(event, CreateLbFlavorParams)
     from charmed_octavia import flavors
 
+    spec = _load(event, flavors.LbFlavorSpec)
     try:
-        ensured = flavors.ensure_lb_flavor(ctx.connect(), params.spec())
+        ensured = flavors.ensure_lb_flavor(ctx.connect(), spec)
     except Exception as e:
         event.fail(f"create-lb-flavor: {_error(e)}")
         return
@@ -267,11 +164,11 @@ def create_lb_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
 
 
 def create_xxlarge_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    params = _load(event, CreateXxlargeParams)
     from charmed_octavia import flavors
 
+    spec = _load(event, flavors.XxlargeSpec)
     try:
-        ensured = flavors.ensure_xxlarge(ctx.connect(), params.spec())
+        ensured = flavors.ensure_xxlarge(ctx.connect(), spec)
     except Exception as e:
         event.fail(f"create-xxlarge-flavor: {_error(e)}")
         return
@@ -339,14 +236,15 @@ def _plan_context(event: ops.ActionEvent, ctx: ActionContext) -> Any:
 
 
 def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    params = _load(event, RunTestPlanParams)
     from charmed_octavia import report, testplan
     from charmed_octavia.runstate import RunBusy
+
+    params = _load(event, testplan.PlanParams)
 
     try:
         conn = ctx.connect()
         plan_ctx = _plan_context(event, ctx)
-        result = testplan.run_plan(conn, params.plan(), plan_ctx)
+        result = testplan.run_plan(conn, params, plan_ctx)
     except RunBusy as e:
         event.fail(f"run-test-plan: another run is in progress ({_error(e)})")
         return

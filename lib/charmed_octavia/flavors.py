@@ -1,7 +1,9 @@
 """Idempotent Nova flavor, Octavia flavorprofile and Octavia flavor creation.
 
 An identical existing resource is reused; one with the same name (or Nova id) that differs
-raises ``ConflictError`` listing every difference, before anything is created.
+raises ``ConflictError`` listing every difference, before anything is created. Every spec
+validates itself when it is made (``InvalidParameter``), so an action's parameters load
+straight into it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class NovaFlavorSpec:
     # Not compared when reusing: the test plan writes its run id here.
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         check_name("Nova flavor", self.name)
         for field, value, minimum in (
@@ -71,6 +76,9 @@ class FlavorProfileSpec:
     # Extra flavor data merged with {"compute_flavor": ...}.
     flavor_data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         check_name("flavorprofile", self.name)
         check_name("provider", self.provider, max_length=64)
@@ -92,6 +100,9 @@ class LbFlavorSpec:
     flavorprofile: str
     description: str = ""
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         check_name("Octavia flavor", self.name)
@@ -344,10 +355,13 @@ class XxlargeSpec:
     nova_flavor_id: str = "10"
     public: bool = True
     flavorprofile_name: str = "o1.xxlarge"
-    provider: str = "amphora"
+    provider: str = FlavorProfileSpec.provider
     lb_flavor_name: str = "o1.xxlarge"
     description: str = "Extra large LB"
     nova_description: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def nova(self) -> NovaFlavorSpec:
         return NovaFlavorSpec(

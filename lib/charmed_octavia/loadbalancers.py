@@ -158,19 +158,11 @@ def delete_load_balancer(
     lb = get_load_balancer(conn, lb_id)
     if lb is None:
         return False
-    if str(lb.provisioning_status).startswith("PENDING"):
-        if lb.provisioning_status == "PENDING_DELETE":
-            wait_gone(
-                f"load balancer {lb_id}",
-                lambda: get_load_balancer(conn, lb_id),
-                state=_status,
-                fault=lambda lb: None,
-                timeout=timeout,
-                clock=clock,
-            )
-            return True
-        wait_lb_not_pending(conn, lb_id, timeout=timeout, clock=clock)
-    conn.load_balancer.delete_load_balancer(lb_id, ignore_missing=True, cascade=True)
+    # Already being deleted: only wait for it to go.
+    if lb.provisioning_status != "PENDING_DELETE":
+        if str(lb.provisioning_status).startswith("PENDING"):
+            wait_lb_not_pending(conn, lb_id, timeout=timeout, clock=clock)
+        conn.load_balancer.delete_load_balancer(lb_id, ignore_missing=True, cascade=True)
     wait_gone(
         f"load balancer {lb_id}",
         lambda: get_load_balancer(conn, lb_id),

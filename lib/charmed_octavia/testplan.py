@@ -107,19 +107,20 @@ def _no_progress(message: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class PlanParams:
-    """Every value the seed hard-codes, with the seed's value as default."""
+    """Every value the seed hard-codes, with the seed's value as default (the flavors' are
+    ``flavors.XxlargeSpec``'s). Validated when made (``InvalidParameter``)."""
 
     run_id: str = ""
     keypair_name: str = "amphora-backdoor"
-    nova_flavor_name: str = "m1.xxlarge"
-    ram: int = 32768
-    disk: int = 10
-    vcpus: int = 4
-    nova_flavor_id: str = "10"
-    flavorprofile_name: str = "o1.xxlarge"
-    provider: str = "amphora"
-    lb_flavor_name: str = "o1.xxlarge"
-    lb_flavor_description: str = "Extra large LB"
+    nova_flavor_name: str = flavors.XxlargeSpec.nova_flavor_name
+    ram: int = flavors.XxlargeSpec.ram
+    disk: int = flavors.XxlargeSpec.disk
+    vcpus: int = flavors.XxlargeSpec.vcpus
+    nova_flavor_id: str = flavors.XxlargeSpec.nova_flavor_id
+    flavorprofile_name: str = flavors.XxlargeSpec.flavorprofile_name
+    provider: str = flavors.XxlargeSpec.provider
+    lb_flavor_name: str = flavors.XxlargeSpec.lb_flavor_name
+    lb_flavor_description: str = flavors.XxlargeSpec.description
     tls_secret_name: str = "xxlarge.devstack.p12"  # noqa: S105 - a secret's name
     common_name: str = "xxlarge.devstack"
     lb_name: str = "lb1-xxlarge"
@@ -148,6 +149,9 @@ class PlanParams:
                 raise InvalidParameter(f"unknown parameter {key!r}")
             values[name] = value
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         if self.run_id:
@@ -616,6 +620,24 @@ class _Run:
             f"{len(good)}/{len(dicts)} amphorae"
         )
 
+    def _wait_lb(self) -> None:
+        loadbalancers.wait_lb_active(
+            self.conn, self.lb_id, timeout=self.params.step_timeout, clock=self.ctx.clock
+        )
+
+    def _applied(
+        self, kind: str, resource_id: str, get: Callable[[str], Any], context: str = ""
+    ) -> Any:
+        """After creating a child of the load balancer: wait for the load balancer ACTIVE and
+        return the child, or raise StepFailed when the child is not ACTIVE. Octavia puts the
+        load balancer back to ACTIVE also when applying the child failed; only the child says
+        whether the amphora took its configuration."""
+        self._wait_lb()
+        got = get(resource_id)
+        if got.provisioning_status != "ACTIVE":
+            raise StepFailed(context + _refused(kind, resource_id, got.provisioning_status))
+        return got
+
     def listener(self, step: StepResult) -> None:
         p = self.params
         listener = loadbalancers.create_listener(
@@ -629,12 +651,7 @@ class _Run:
         )
         self.listener_id = listener.id
         step.details["id"] = listener.id
-        loadbalancers.wait_lb_active(
-            self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
-        )
-        got = self.conn.load_balancer.get_listener(listener.id)
-        if got.provisioning_status != "ACTIVE":
-            raise StepFailed(_refused("listener", listener.id, got.provisioning_status))
+        got = self._applied("listener", listener.id, self.conn.load_balancer.get_listener)
         step.evidence = (
             f"{p.listener_name} ({listener.id}) TERMINATED_HTTPS:{p.listener_port} ACTIVE, "
             f"connection_limit {got.connection_limit}"
@@ -652,14 +669,7 @@ class _Run:
         )
         self.pool_id = pool.id
         step.details["id"] = pool.id
-        loadbalancers.wait_lb_active(
-            self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
-        )
-        # Octavia puts the load balancer back to ACTIVE when applying the pool failed; only
-        # the pool says whether the amphora took its configuration.
-        got = self.conn.load_balancer.get_pool(pool.id)
-        if got.provisioning_status != "ACTIVE":
-            raise StepFailed(_refused("pool", pool.id, got.provisioning_status))
+        self._applied("pool", pool.id, self.conn.load_balancer.get_pool)
         step.evidence = (
             f"{p.pool_name} ({pool.id}) {p.pool_protocol} {p.lb_algorithm} ACTIVE "
             "(haproxy reloaded)"
@@ -679,19 +689,14 @@ class _Run:
                 port=80,
                 tags=self.tags,
             )
-            loadbalancers.wait_lb_active(
-                self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
+            self._applied(
+                "member",
+                member.id,
+                lambda member_id: self.conn.load_balancer.get_member(member_id, self.pool_id),
+                context=f"reload {i + 1}/{p.reload_count}: ",
             )
-            got = self.conn.load_balancer.get_member(member.id, self.pool_id)
-            if got.provisioning_status != "ACTIVE":
-                raise StepFailed(
-                    f"reload {i + 1}/{p.reload_count}: "
-                    + _refused("member", member.id, got.provisioning_status)
-                )
             loadbalancers.remove_member(self.conn, self.pool_id, member.id)
-            loadbalancers.wait_lb_active(
-                self.conn, self.lb_id, timeout=p.step_timeout, clock=self.ctx.clock
-            )
+            self._wait_lb()
             self.log(f"  reload {i + 1}/{p.reload_count}: member added and removed")
         step.evidence = (
             f"{2 * p.reload_count} reloads ({p.reload_count} members added and removed)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime
 import hashlib
 import time
 import uuid
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from charmed_octavia import amphora, ssh
+from charmed_octavia import amphora, ssh, tls
 
 from tests.lab import amphora as lab_amphora
 
@@ -209,31 +208,6 @@ def dataclass_replace(item: _T, **changes: Any) -> _T:
 
 
 # -- through Octavia: the lab control plane's worker drives the lab amphora -------------------
-def _pkcs12_bundle(common_name: str) -> bytes:
-    """A self-signed server certificate and key as PKCS#12, as the SRU plan stores it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), False)
-        .sign(key, hashes.SHA256())
-    )
-    return pkcs12.serialize_key_and_certificates(None, key, cert, None, NoEncryption())
-
-
 def _wait(conn: Any, lb_id: str, timeout: float = 240.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -292,7 +266,7 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
         # Arrange: a PKCS#12 bundle in Barbican and a load balancer (noop network: any subnet).
         secret = member.key_manager.create_secret(
             name=tag,
-            payload=base64.b64encode(_pkcs12_bundle("xxlarge.devstack")).decode(),
+            payload=base64.b64encode(tls.generate_bundle("xxlarge.devstack").pkcs12).decode(),
             payload_content_type="application/octet-stream",
             payload_content_encoding="base64",
             secret_type="opaque",

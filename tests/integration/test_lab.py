@@ -5,13 +5,13 @@ nothing behind."""
 from __future__ import annotations
 
 import base64
-import datetime
 import os
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from charmed_octavia import tls
 
 from tests.integration.conftest import start_lab
 from tests.lab import procs
@@ -21,33 +21,6 @@ pytestmark = pytest.mark.lab
 
 # The noop network driver accepts any subnet id and reports it back.
 VIP_SUBNET = "5f1a7e8c-2b6d-4c1e-9a3f-0d4e5b6c7a81"
-
-
-def make_pkcs12(common_name: str) -> bytes:
-    """A self-signed server certificate and its key as an unencrypted PKCS#12 bundle."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return pkcs12.serialize_key_and_certificates(
-        b"lab", key, cert, None, serialization.NoEncryption()
-    )
 
 
 def store_secret(conn, name: str, payload: bytes):
@@ -77,7 +50,9 @@ def delete_lb(conn, lb_id: str) -> None:
 def test_member_creates_and_deletes_terminated_https_listener(lab: Lab):
     # Arrange
     conn = lab.connect(lab.member_cloud)
-    secret = store_secret(conn, f"lab-tls-{uuid.uuid4().hex[:8]}", make_pkcs12("lb.lab.test"))
+    secret = store_secret(
+        conn, f"lab-tls-{uuid.uuid4().hex[:8]}", tls.generate_bundle("lb.lab.test").pkcs12
+    )
     lb = conn.load_balancer.create_load_balancer(
         name=f"lab-lb-{uuid.uuid4().hex[:8]}", vip_subnet_id=VIP_SUBNET
     )

@@ -64,6 +64,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from tests.lab import procs
 from tests.lab import venv as lab_venv
 
 LAB_NETWORK_IP = "192.0.2.1"  # what Octavia's noop amphora driver reports
@@ -149,18 +150,7 @@ def cgroup_oom_kills(directory: Path) -> int:
 
 def child_pids(pid: int) -> list[int]:
     """The children of ``pid`` (haproxy's workers of a master), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(p for p, fields in procs.live_processes() if int(fields[1]) == pid)
 
 
 def _vsz_pages(pids: set[int]) -> list[int] | None:

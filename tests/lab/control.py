@@ -302,18 +302,7 @@ class Lab:
     def pids(self) -> list[int]:
         """Every live process in the lab's process groups (servers and their children)."""
         groups = {s.proc.pid for s in self._services.values() if s.proc}
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) in groups and fields[0] != "Z":
-                found.append(int(entry.name))
-        return sorted(found)
+        return sorted(p for p, fields in procs.live_processes() if int(fields[2]) in groups)
 
     def rss_bytes(self) -> int:
         total = 0

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 STATE_FILE = "lab-state.json"
@@ -55,6 +56,21 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def live_processes() -> Iterator[tuple[int, list[str]]]:
+    """Every live (not zombie) process: its pid and the fields of /proc/<pid>/stat after the
+    command name (state, ppid, pgrp, ...)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            yield int(entry.name), fields
 
 
 def start_time(pid: int) -> int | None:
