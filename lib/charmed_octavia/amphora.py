@@ -31,7 +31,7 @@ _SINCE = re.compile(r"^[0-9A-Za-z :+\-.,]{1,64}$")
 _LIMIT_UNLIMITED = 1 << 60
 
 # Read-only collection, run as ``sh -s -- SINCE DIR``; sections are marked with "@@". One
-# shell and four programs (kernel log, ps, awk twice) whatever the number of haproxy
+# shell and three programs (kernel log, pidof, one awk) whatever the number of haproxy
 # processes or configurations: process start-up is most of a session's cost on the amphora.
 COLLECT_SCRIPT = r"""
 since=$1
@@ -51,27 +51,77 @@ else
     else dmesg --time-format iso; fi
 fi
 echo "@@rc $?"
-echo "@@section ps"
-procs=$(ps -C haproxy -o pid=,ppid=,user=,vsz=,rss=,comm=)
-echo "$procs"
-cgroups=
-while read -r pid rest; do
-    if [ -n "$pid" ]; then cgroups="$cgroups /proc/$pid/cgroup"; fi
-done <<PROCS
-$procs
-PROCS
-# MemTotal/MemAvailable, then per haproxy process (and this shell) its memory cgroup and
-# effective limit: v1 hierarchical_memory_limit, v2 the lowest memory.max up the tree.
-awk '
-BEGIN { print "@@section meminfo" }
-FILENAME == "/proc/meminfo" { print; next }
-{
-    split(FILENAME, parts, "/")
-    split($0, f, ":")
-    if (f[2] ~ /(^|,)memory(,|$)/) v1[parts[3]] = f[3]
-    else if (f[1] == "0") v2[parts[3]] = substr($0, 4)
+# Octavia's layout: <dir>/<load balancer id>/haproxy.cfg (a glob is sorted).
+set --
+nodir=
+if [ -d "$dir" ]; then
+    for f in "$dir"/*/haproxy.cfg; do
+        if [ -f "$f" ]; then set -- "$@" "$f"; fi
+    done
+else
+    nodir=1
+fi
+# One awk for the rest, its operands read in order (phase=... are assignments between them):
+# the haproxy pids on stdin, each process's /proc/PID/status as ps would show it (pid, ppid,
+# user, vsz, rss, name; pidof and one awk cost a third of ps, which loads many libraries
+# and reads every process's stat, status, cmdline and environ), MemTotal/MemAvailable, then
+# per haproxy process (and this shell) its memory cgroup and effective limit (v1
+# hierarchical_memory_limit, v2 the lowest memory.max up the tree), then every haproxy.cfg.
+# /proc files are read with getline: a process gone since pidof is skipped, not an error.
+# Without pidof the haproxy processes cannot be listed: say so rather than list none.
+nopidof=
+command -v pidof >/dev/null 2>&1 || nopidof=1
+pidof haproxy 2>/dev/null | awk -v self="$$" -v nodir="$nodir" -v nopidof="$nopidof" '
+function memcg(pid,   file, line, f) {
+    file = "/proc/" pid "/cgroup"
+    while ((getline line < file) > 0) {
+        split(line, f, ":")
+        if (f[2] ~ /(^|,)memory(,|$)/) v1[pid] = f[3]
+        else if (f[1] == "0") v2[pid] = substr(line, 4)
+    }
+    close(file)
 }
-END {
+function user(uid,   line, f) {
+    if (!passwd_read) {
+        while ((getline line < "/etc/passwd") > 0) {
+            split(line, f, ":")
+            if (!(f[3] in users)) users[f[3]] = f[1]
+        }
+        close("/etc/passwd")
+        passwd_read = 1
+    }
+    return (uid in users) ? users[uid] : uid
+}
+function process(pid,   file, line, k, name, ppid, uid, vsz, rss) {
+    file = "/proc/" pid "/status"
+    vsz = 0
+    rss = 0
+    while ((getline line < file) > 0) {
+        split(line, k, /[ \t]+/)
+        if (k[1] == "Name:") name = k[2]
+        else if (k[1] == "PPid:") ppid = k[2]
+        else if (k[1] == "Uid:") uid = k[3]
+        else if (k[1] == "VmSize:") vsz = k[2]
+        else if (k[1] == "VmRSS:") rss = k[2]
+    }
+    close(file)
+    if (name == "") return
+    print pid, ppid, user(uid), vsz, rss, name
+    memcg(pid)
+}
+function meminfo_header() {
+    if (!meminfo_shown) print "@@section meminfo"
+    meminfo_shown = 1
+}
+function configs_header() {
+    if (configs_shown) return
+    meminfo_header()
+    limits()
+    print "@@section configs"
+    if (nodir != "") print "@@nodir"
+    configs_shown = 1
+}
+function limits(   pid, limit, file, line, kv, p, v) {
     print "@@section cgroup"
     for (pid in v1) {
         limit = "max"
@@ -98,20 +148,28 @@ END {
         }
         print pid, limit, v2[pid]
     }
-}' /proc/meminfo $cgroups "/proc/$$/cgroup" 2>/dev/null
-echo "@@section configs"
-if [ -d "$dir" ]; then
-    # Octavia's layout: <dir>/<load balancer id>/haproxy.cfg (a glob is sorted).
-    set --
-    for f in "$dir"/*/haproxy.cfg; do
-        if [ -f "$f" ]; then set -- "$@" "$f"; fi
-    done
-    if [ "$#" -gt 0 ]; then
-        awk 'FNR == 1 { print "@@file " FILENAME } { print }' "$@"
-    fi
-else
-    echo "@@nodir"
-fi
+}
+BEGIN { print "@@section ps"; if (nopidof != "") print "@@nopidof"; memcg(self) }
+phase == "ps" {
+    # In pid order, as ps lists them (pidof lists the newest first).
+    n = 0
+    for (i = 1; i <= NF; i++) {
+        if ($i !~ /^[0-9]+$/) continue
+        for (j = n; j > 0 && pids[j] + 0 > $i + 0; j--) pids[j + 1] = pids[j]
+        pids[j + 1] = $i
+        n++
+    }
+    for (i = 1; i <= n; i++) process(pids[i])
+    next
+}
+phase == "meminfo" { meminfo_header(); print; next }
+{
+    configs_header()
+    if (FNR == 1) print "@@file " FILENAME
+    print
+}
+END { configs_header() }
+' phase=ps - phase=meminfo /proc/meminfo phase=configs "$@"
 echo "@@end"
 """
 
@@ -341,6 +399,8 @@ def interpret(result: AmphoraResult, output: str, haproxy_dir: str) -> None:
     result.memory_limit_kb = _memory_limit_kb(sections.get("cgroup", []))
     result.haproxy_processes = _haproxy_processes(sections.get("ps", []))
     problems: list[str] = []
+    if "@@nopidof" in sections.get("ps", []):
+        problems.append("pidof not found on the amphora: haproxy processes not listed")
     try:
         text = "\n".join(line for line in log_lines if not line.startswith("@@"))
         result.oom_events = oom.parse_kernel_log(text)

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 KEY_NAME = "id_amphora"
 KEY_COMMENT = "charmed-octavia-amphora"
+# Algorithms every amphora image's OpenSSH (Ubuntu 22.04: 8.9, 24.04: 9.6) offers by default,
+# cheapest first for the client. AES-GCM before chacha20-poly1305: asyncssh builds three
+# ChaCha20 cipher contexts per packet, AES-GCM is one OpenSSL call (a third less client CPU
+# over 50 amphorae). No compression: a check's output is small, zlib costs both ends.
+KEX_ALGS = ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"]
+ENCRYPTION_ALGS = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+]
 
 
 def _tighten_dir(directory: Path) -> None:
@@ -179,6 +189,9 @@ async def run_commands(
             known_hosts=known_hosts,
             agent_path=None,
             config=[],
+            kex_algs=KEX_ALGS,
+            encryption_algs=ENCRYPTION_ALGS,
+            compression_algs=["none"],
             connect_timeout=connect_timeout,
             login_timeout=connect_timeout,
         )

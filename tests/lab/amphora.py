@@ -4,10 +4,11 @@ A ``LabAmphora`` is a directory tree (its ``/var/lib/octavia``, ``/etc/systemd``
 memory cgroup of this process's own memory cgroup (v1 or v2) holding:
 
 - a real sshd on 127.0.0.1 (free port, own host key, own config) as the amphora's SSH
-  endpoint; every session runs through a ``ForceCommand`` wrapper in a private mount
-  namespace where ``/etc/systemd`` is the amphora's own copy (bind mount) and ``systemctl``
-  is ``FakeSystemctl`` (this host has no systemd as PID 1; the fake records daemon-reload)
-  and ``dmesg``/``journalctl`` are ``FakeKernelLog`` (below);
+  endpoint, in a private mount namespace where ``/etc/systemd`` is the amphora's own copy
+  (bind mount); its ``ForceCommand`` puts the fakes first on every session's PATH:
+  ``systemctl`` is ``FakeSystemctl`` (this host has no systemd as PID 1; the fake records
+  daemon-reload), ``dmesg``/``journalctl`` are ``FakeKernelLog`` and ``pidof`` is ``FakePidof``
+  (below);
 - a real haproxy (Debian package) in master-worker mode, started and reloaded as the
   amphora's systemd unit does (``haproxy -c`` check, then ``-W`` start / ``SIGUSR2`` reload),
   with ``haproxy.cfg`` rendered by Octavia's own templater: ``templater="vulnerable"`` uses the
@@ -288,14 +289,14 @@ def fixed_octavia_path() -> Path:
     return target
 
 
-_SESSION = """#!/bin/sh
-# Every SSH session of the lab amphora: a private mount namespace in which /etc/systemd is
-# the amphora's own copy and systemctl is FakeSystemctl; the host's files stay untouched.
-exec /usr/bin/unshare --mount --propagation private /bin/sh -c '
-mount --bind "$0/etc/systemd" /etc/systemd || exit 97
-PATH="$0/fakebin:$PATH"; export PATH
-exec /bin/sh -c "${SSH_ORIGINAL_COMMAND:-exit 0}"' "__ROOT__"
-"""
+# Every SSH session of the lab amphora, as sshd's ForceCommand (run by the login shell like
+# any command): the fakes first on PATH, then the client's command. sshd itself runs in a
+# private mount namespace in which /etc/systemd is the amphora's own copy (see _start_sshd),
+# so sessions need no namespace or mount of their own: on a real amphora neither exists.
+_FORCE_COMMAND = (
+    'PATH="__ROOT__/fakebin:$PATH"; export PATH; eval "${SSH_ORIGINAL_COMMAND:-exit 0}"'
+)
+
 
 _HAPROXY_WRAPPER = """#!/bin/sh
 # haproxy as the amphora runs it: in the amphora's memory cgroup with the unit's open-files
@@ -333,7 +334,7 @@ _FAKE_KERNEL_LOG = r"""#!/bin/sh
 # every memory cgroup; a real amphora (a VM) has its own kernel and log. This runs the real
 # __TOOL__ and keeps only the OOM reports whose oom_memcg or task_memcg is the amphora's
 # cgroup (or below it); other lines pass unchanged.
-rc=$( { { __REAL__ "$@"; echo $? >&4; } | awk -v memcg="__MEMCG__" '
+rc=$( { { __REAL__ "$@"; echo $? >&4; } | __AWK__ -v memcg="__MEMCG__" '
 function flush() { if (keep) printf "%s", block; block = ""; inblock = 0; keep = 0 }
 / invoked oom-killer: / { if (inblock) flush(); inblock = 1 }
 inblock {
@@ -356,23 +357,38 @@ exit "${rc:-1}"
 """
 
 
-_FAKE_PS = r"""#!/bin/sh
-# FakePs: a real amphora (a VM) lists its own processes only; the lab amphora shares this
-# host's process table with other labs' haproxy. This runs the real ps and keeps the lines
-# whose first column is a pid in the amphora's memory cgroup (or below it), and the others
-# (headers) unchanged.
-__REAL__ "$@" | while IFS= read -r line; do
-    pid=$(printf '%s\n' "$line" | awk '{ print $1 }')
-    case "$pid" in
-        ''|*[!0-9]*) printf '%s\n' "$line"; continue ;;
-    esac
-    cg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit } $1 == "0" { v2 = $3 }
-        END { if (v2 != "") print v2 }' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)
-    case "$cg" in
-        "__MEMCG__"|"__MEMCG__"/*) printf '%s\n' "$line" ;;
-    esac
-done
+_FAKE_PIDOF = r"""#!/bin/sh
+# FakePidof: a real amphora (a VM) sees its own processes only; the lab amphora shares this
+# host's process table with other labs' haproxy. This runs the real pidof and keeps the pids
+# in the amphora's memory cgroup (or below it), by each pid's /proc/PID/cgroup: the v1 memory
+# controller's path, else the v2 path. Exit status 1 when none is left, as pidof's.
+__REAL__ "$@" | __AWK__ -v memcg="__MEMCG__" '
+{
+    out = ""
+    for (i = 1; i <= NF; i++) {
+        file = "/proc/" $i "/cgroup"
+        v1 = ""
+        v2 = ""
+        while ((getline line < file) > 0) {
+            split(line, f, ":")
+            if (f[2] ~ /(^|,)memory(,|$)/) { v1 = f[3]; break }
+            if (f[1] == "0" && v2 == "") v2 = f[3]
+        }
+        close(file)
+        cg = (v1 != "" ? v1 : v2)
+        if (cg == memcg || index(cg, memcg "/") == 1) out = out (out == "" ? "" : " ") $i
+    }
+    if (out != "") { print out; found = 1 }
+}
+END { exit !found }'
 """
+
+
+def _fake_awk() -> str:
+    """The awk of the lab's fakes: mawk where installed (Debian's and Ubuntu's required awk),
+    which starts in half gawk's time. The fakes run in every session and exist on no real
+    amphora: their cost is lab overhead, not the check's."""
+    return shutil.which("mawk") or shutil.which("awk") or "awk"
 
 
 class LabAmphora:
@@ -425,10 +441,9 @@ class LabAmphora:
         self.since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
         for sub in ("var/lib/octavia/certs", "etc/systemd", "fakebin", "ssh", "run", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        # sshd's ForceCommand wrapper and haproxy's worker (user nobody) traverse the tree.
+        # sshd's sessions and haproxy's worker (user nobody) traverse the tree.
         os.chmod(self.root, 0o755)  # noqa: S103
         shutil.copy("/etc/systemd/system.conf", self.root / "etc/systemd/system.conf")
-        self._write_exec(self.root / "bin/session", _SESSION.replace("__ROOT__", str(self.root)))
         self._write_exec(
             self.root / "fakebin/systemctl", _FAKE_SYSTEMCTL.replace("__ROOT__", str(self.root))
         )
@@ -437,12 +452,12 @@ class LabAmphora:
         )
         self._write_cert()
         self.cgroup = MemoryCgroup(self.name, self.memory_bytes)
-        # FakePs (above): the check's view of haproxy processes is the amphora's own.
+        # FakePidof (above): the check's view of haproxy processes is the amphora's own.
         self._write_exec(
-            self.root / "fakebin/ps",
-            _FAKE_PS.replace("__REAL__", shutil.which("ps") or "/bin/ps").replace(
-                "__MEMCG__", self.cgroup.kernel_path
-            ),
+            self.root / "fakebin/pidof",
+            _FAKE_PIDOF.replace("__REAL__", shutil.which("pidof") or "/bin/pidof")
+            .replace("__MEMCG__", self.cgroup.kernel_path)
+            .replace("__AWK__", _fake_awk()),
         )
         for tool in ("dmesg", "journalctl"):
             real = shutil.which(tool)
@@ -451,7 +466,8 @@ class LabAmphora:
                     self.root / "fakebin" / tool,
                     _FAKE_KERNEL_LOG.replace("__TOOL__", tool)
                     .replace("__REAL__", real)
-                    .replace("__MEMCG__", self.cgroup.kernel_path),
+                    .replace("__MEMCG__", self.cgroup.kernel_path)
+                    .replace("__AWK__", _fake_awk()),
                 )
         self._write_exec(
             self.root / "bin/amphora-haproxy",
@@ -549,7 +565,7 @@ class LabAmphora:
                     "KbdInteractiveAuthentication no",
                     "UsePAM no",
                     "StrictModes no",
-                    f"ForceCommand {self.root / 'bin/session'}",
+                    f"ForceCommand {_FORCE_COMMAND.replace('__ROOT__', str(self.root))}",
                     "MaxStartups 300:30:400",
                     "MaxSessions 100",
                     "PrintMotd no",
@@ -560,9 +576,10 @@ class LabAmphora:
         )
         # sshd's privilege-separation directory, as the openssh-server unit creates it.
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        # The amphora's own (empty) home for the login user: in a private mount namespace it
+        # sshd's private mount namespace: the amphora's own (empty) home for the login user
         # hides this host's /root, whose shell start-up files would otherwise run in every
-        # session (bash sources ~/.bashrc when started by sshd), as on no real amphora.
+        # session (bash sources ~/.bashrc when started by sshd), as on no real amphora; and
+        # /etc/systemd is the amphora's own copy, so the host's files stay untouched.
         home = self.root / "home"
         home.mkdir(mode=0o700, exist_ok=True)
         self.sshd = subprocess.Popen(
@@ -573,8 +590,10 @@ class LabAmphora:
                 "private",
                 "/bin/sh",
                 "-c",
-                'mount --bind "$0" /root || exit 97; exec "$@"',
+                'mount --bind "$0" /root && mount --bind "$1" /etc/systemd || exit 97; '
+                'shift; exec "$@"',
                 str(home),
+                str(self.root / "etc/systemd"),
                 SSHD,
                 "-D",
                 "-e",

@@ -66,6 +66,49 @@ def test_missing_config_is_an_error_with_the_reason():
     assert result.mem_total_kb == 1048576
 
 
+def test_missing_pidof_is_an_error_not_an_empty_process_list():
+    # Arrange: the collection said it could not list processes.
+    text = output("", cfg(1548344)).replace("@@section ps\n", "@@section ps\n@@nopidof\n")
+
+    # Act
+    result = judge(text)
+
+    # Assert
+    assert result.verdict == "error"
+    assert "pidof not found on the amphora" in result.reason
+
+
+def test_collection_script_without_pidof_reports_it(tmp_path):
+    # Arrange: the real script in a shell whose PATH has the usual tools but no pidof.
+    import os
+    import shutil
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("awk", "dmesg", "cat", "sort"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+
+    # Act
+    run = subprocess.run(
+        # A future "since" keeps this host's own kernel log (earlier OOM kills) out of it.
+        ["/bin/sh", "-s", "--", "2099-01-01 00:00:00", str(tmp_path / "octavia")],
+        input=amphora.COLLECT_SCRIPT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(bin_dir)},
+        check=False,
+    )
+    result = judge(run.stdout)
+
+    # Assert
+    assert "@@nopidof" in run.stdout, run.stderr
+    assert result.verdict == "error"
+    assert "pidof not found on the amphora" in result.reason
+
+
 def test_missing_directory_is_an_error_with_the_reason():
     result = judge(output("", "@@nodir\n"))
     assert result.reason == "/var/lib/octavia does not exist on the amphora"

@@ -59,3 +59,17 @@ def test_unreadable_private_key_is_named_without_content(tmp_path):
         ssh.load_client_key(bad)
     assert str(bad) in info.value.reason
     assert "secret-material" not in info.value.reason
+
+
+def test_algorithm_choices_are_known_to_asyncssh():
+    # Arrange
+    from asyncssh.encryption import get_encryption_algs
+    from asyncssh.kex import get_kex_algs
+
+    # Act
+    kex = {alg.decode() for alg in get_kex_algs()}
+    encryption = {alg.decode() for alg in get_encryption_algs()}
+    # Assert: a typo here would make every connection fail to negotiate.
+    assert set(ssh.KEX_ALGS) <= kex
+    assert set(ssh.ENCRYPTION_ALGS) <= encryption
+    assert ssh.ENCRYPTION_ALGS[0].startswith("aes")
