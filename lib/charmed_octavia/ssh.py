@@ -125,37 +125,6 @@ def fingerprint(key: asyncssh.SSHKey) -> str:
     return key.get_fingerprint("sha256")
 
 
-async def run_command(
-    *,
-    amphora_id: str,
-    host: str,
-    port: int,
-    username: str,
-    client_key: asyncssh.SSHKey,
-    host_keys: HostKeyStore,
-    record_lock: asyncio.Lock,
-    command: str,
-    stdin: str | None = None,
-    connect_timeout: float,
-) -> CommandResult:
-    """Run one command on one amphora; raise ``SSHFailure`` with a reason on any failure."""
-    (result,) = await run_commands(
-        amphora_ids=[amphora_id],
-        host=host,
-        port=port,
-        username=username,
-        client_key=client_key,
-        host_keys=host_keys,
-        record_lock=record_lock,
-        command=command,
-        stdin=stdin,
-        connect_timeout=connect_timeout,
-    )
-    if isinstance(result, SSHFailure):
-        raise result
-    return result
-
-
 async def run_commands(
     *,
     amphora_ids: list[str],

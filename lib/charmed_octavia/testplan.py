@@ -96,7 +96,6 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("verdict", "Verdict"),
     ("cleanup", "Cleanup"),
 )
-STEP_TITLES = dict(STEPS)
 
 Progress = Callable[[str], None]
 
@@ -137,18 +136,6 @@ class PlanParams:
     lb_timeout: float = 1800
     step_timeout: float = 600
     keep_resources: bool = False
-
-    @classmethod
-    def from_action(cls, params: Mapping[str, Any]) -> PlanParams:
-        """From action parameters (hyphenated names); unknown names are refused."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in params.items():
-            name = key.replace("-", "_")
-            if name not in fields:
-                raise InvalidParameter(f"unknown parameter {key!r}")
-            values[name] = value
-        return cls(**values)
 
     def __post_init__(self) -> None:
         self.validate()

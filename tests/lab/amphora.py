@@ -218,10 +218,6 @@ class MemoryCgroup:
         except FileNotFoundError:
             return []
 
-    def usage_bytes(self) -> int:
-        name = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
-        return int((self.dir / name).read_text())
-
     def oom_kills(self) -> int:
         return cgroup_oom_kills(self.dir)
 

@@ -33,16 +33,6 @@ def test_defaults_are_the_seeds_values():
     params.validate()
 
 
-def test_action_names_map_onto_fields_and_unknown_ones_are_refused():
-    # Act
-    params = testplan.PlanParams.from_action({"connection-limit": 200000, "keep-resources": True})
-
-    # Assert
-    assert params.connection_limit == 200000 and params.keep_resources
-    with pytest.raises(InvalidParameter, match="unknown parameter 'conection-limit'"):
-        testplan.PlanParams.from_action({"conection-limit": 1})
-
-
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
