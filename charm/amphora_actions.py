@@ -1,7 +1,7 @@
 """Handlers of ``check-amphorae`` and ``prepare-amphora``; see action_context.py.
 
 Both discover the amphorae through Octavia, reach them over SSH with the unit's amphora key
-(``ctx.ssh_dir``) and record host keys per amphora id in ``ctx.ssh_dir/known_hosts``.
+(``ctx.ssh_dir``) and record host keys per amphora id in the known-hosts file beside it.
 Heavy imports (openstacksdk, asyncssh) happen inside the handlers.
 """
 
@@ -9,31 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from action_context import ActionContext, Handler
 
 if TYPE_CHECKING:
     import ops
-
-KNOWN_HOSTS = "known_hosts"
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckParams:
-    loadbalancer: str = ""
-    since: str = ""
-    concurrency: int = 10
-    timeout: int = 30
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.concurrency <= 100:
-            raise ValueError("concurrency must be between 1 and 100")
-        if self.timeout < 1:
-            raise ValueError("timeout must be at least 1 second")
-        from charmed_octavia.amphora import validate_since
-
-        validate_since(self.since)
+    from charmed_octavia.amphora.discovery import Amphora
+    from charmed_octavia.amphora.ssh import SSHSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,46 +32,59 @@ class PrepareParams:
             raise ValueError("timeout must be at least 1 second")
 
 
-def _settings(ctx: ActionContext) -> Any:
-    from charmed_octavia import amphora
+@dataclasses.dataclass(frozen=True)
+class CheckParams(PrepareParams):
+    since: str = ""
 
-    key = ctx.ssh_dir / "id_amphora"
-    if not key.exists():
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from charmed_octavia.amphora.check import validate_since
+
+        validate_since(self.since)
+
+
+_P = TypeVar("_P", bound=PrepareParams)
+
+
+def _settings(ctx: ActionContext) -> SSHSettings:
+    from charmed_octavia.amphora.ssh import SSHSettings
+
+    settings = SSHSettings.in_directory(ctx.ssh_dir)
+    if not settings.private_key_path.exists():
         raise FileNotFoundError(
-            f"no amphora SSH key at {key}: run run-test-plan (its keypair step creates it) "
-            "or place the private key of the amphora keypair there"
+            f"no amphora SSH key at {settings.private_key_path}: run run-test-plan (its "
+            "keypair step creates it) or place the private key of the amphora keypair there"
         )
-    return amphora.SSHSettings(private_key_path=key, known_hosts_path=ctx.ssh_dir / KNOWN_HOSTS)
+    return settings
 
 
 def _reach(
-    event: ops.ActionEvent, ctx: ActionContext, action: str, loadbalancer: str
-) -> tuple[Any, list[Any]] | None:
-    """The SSH settings and the amphorae to act on; None once the action has failed."""
-    from charmed_octavia import amphora
+    event: ops.ActionEvent, ctx: ActionContext, action: str, cls: type[_P]
+) -> tuple[_P, SSHSettings, list[Amphora]] | None:
+    """The validated parameters, the SSH settings and the amphorae to act on; None once the
+    action has failed (bad parameters end the hook in ``load_params``)."""
+    from charmed_octavia.amphora import discovery
 
+    params = event.load_params(cls, errors="fail")
+    loadbalancer = params.loadbalancer
     try:
         settings = _settings(ctx)
-        found = amphora.discover(ctx.connect(), loadbalancer or None)
+        found = discovery.discover(ctx.connect(), loadbalancer or None)
     except Exception as exc:  # the action reports any setup failure as its message
         event.fail(f"{action}: {exc}")
         return None
     event.log(f"{len(found)} amphora(e) found{' for ' + loadbalancer if loadbalancer else ''}")
-    return settings, found
+    return params, settings, found
 
 
 def check_amphorae(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    try:
-        params = event.load_params(CheckParams, errors="fail")
-    except ValueError:
-        return
-    from charmed_octavia import amphora
-
-    reached = _reach(event, ctx, "check-amphorae", params.loadbalancer)
+    reached = _reach(event, ctx, "check-amphorae", CheckParams)
     if reached is None:
         return
-    settings, found = reached
-    report = amphora.check_amphorae(
+    params, settings, found = reached
+    from charmed_octavia.amphora import check
+
+    report = check.check_amphorae(
         found,
         ssh=settings,
         since=params.since or None,
@@ -98,7 +94,7 @@ def check_amphorae(event: ops.ActionEvent, ctx: ActionContext) -> None:
     for result in report.results:
         event.log(f"{result.amphora_id}: {result.verdict}: {result.reason}")
     summary = report.summary
-    worst = next((v for v in amphora.VERDICTS if summary.get(v)), "none")
+    worst = next((v for v in check.VERDICTS if summary.get(v)), "none")
     event.set_results(
         {
             "verdict": worst,
@@ -110,17 +106,13 @@ def check_amphorae(event: ops.ActionEvent, ctx: ActionContext) -> None:
 
 
 def prepare_amphora(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    try:
-        params = event.load_params(PrepareParams, errors="fail")
-    except ValueError:
-        return
-    from charmed_octavia import amphora
-
-    reached = _reach(event, ctx, "prepare-amphora", params.loadbalancer)
+    reached = _reach(event, ctx, "prepare-amphora", PrepareParams)
     if reached is None:
         return
-    settings, found = reached
-    results = amphora.prepare_amphorae(
+    params, settings, found = reached
+    from charmed_octavia.amphora import prepare
+
+    results = prepare.prepare_amphorae(
         found, ssh=settings, concurrency=params.concurrency, timeout=float(params.timeout)
     )
     for result in results:

@@ -12,7 +12,6 @@ import logging
 import secrets
 import string
 import sys
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -27,28 +26,17 @@ import amphora_actions  # noqa: E402
 import ops  # noqa: E402
 import plan_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
-from charmed_octavia import origin as origin_mod  # noqa: E402
-from charmed_octavia import relations, workload  # noqa: E402
-from charmed_octavia.config import CharmConfig  # noqa: E402
+from charmed_octavia.unit import machine, reconcile, relations  # noqa: E402
+from charmed_octavia.unit import origin as origin_mod  # noqa: E402
+from charmed_octavia.unit.config import CharmConfig  # noqa: E402
 
 if TYPE_CHECKING:
-    from charmed_octavia.render import RenderInput
+    from charmed_octavia.unit.render import RenderInput
     from openstack.connection import Connection
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = _HERE.parent / "templates"
-OCTAVIA_CONF = "/etc/octavia/octavia.conf"
-PACKAGES = (
-    "octavia-api",
-    "octavia-health-manager",
-    "octavia-housekeeping",
-    "octavia-worker",
-    "apache2",
-    "libapache2-mod-wsgi-py3",
-)
-VERSION_PACKAGES = ("octavia-common", "python3-octavia", *PACKAGES[:4])
-DB_MANAGE = ("octavia-db-manage", "--config-file", OCTAVIA_CONF, "upgrade", "head")
 
 IDENTITY, DATABASE, AMQP, PEER = "identity-service", "shared-db", "amqp", "cluster"
 # Peer application data the leader writes for every unit.
@@ -75,13 +63,13 @@ class OctaviaCharm(ops.CharmBase):
     """Deploys the Octavia services and runs the SRU test plan actions."""
 
     # Tests swap the machine for a fake one (apt and systemctl act on the real machine).
-    workload_factory: ClassVar = workload.Machine
+    workload_factory: ClassVar = machine.Machine
 
     _stored = ops.StoredState()
 
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
-        self.workload: workload.Workload = type(self).workload_factory()
+        self.workload: machine.Workload = type(self).workload_factory()
         self._stored.set_default(apt_pending=False)
         self._error = ""
         on = self.on
@@ -114,84 +102,52 @@ class OctaviaCharm(ops.CharmBase):
     def _on_event(self, event: ops.EventBase) -> None:
         try:
             self._reconcile()
-        except workload.WorkloadError as e:
+        except machine.WorkloadError as e:
             # Shown in status and retried on the next event (update-status at the latest).
             self._error = self._redact(str(e))
             logger.error("reconcile failed: %s", self._error)
+
+    def _maintenance(self, message: str) -> None:
+        self.unit.status = ops.MaintenanceStatus(message)
 
     def _reconcile(self) -> None:
         found = self.assess()
         if found.config is None or found.origin is None:
             logger.warning("not configuring: %s", found.config_error)
             return
-        packages_changed = self._ensure_packages(found.origin)
-        self._keep_api_unit_off()
+        wl = self.workload
+        if reconcile.sync_apt_sources(wl, found.origin, self._maintenance):
+            # Kept until the install succeeds, so a failed update is retried.
+            self._stored.apt_pending = True
+        packages_changed = reconcile.install_packages(
+            wl,
+            found.origin,
+            from_new_sources=self._stored.apt_pending,
+            status=self._maintenance,
+        )
+        self._stored.apt_pending = False
+        reconcile.keep_disabled(wl)
         self._share_leader_values()
         self._publish(found.config)
         inputs = self._render_input(found)
         if inputs is None:
-            self._stop_services()
+            reconcile.stop_services(wl)
             return
-        from charmed_octavia import render
+        from charmed_octavia.unit import render
 
-        changed = self._write_files(render.desired_files(inputs, TEMPLATES))
-        if self.workload.symlink(render.APACHE_SITE_LINK, "../sites-available/octavia-api.conf"):
-            changed.add(render.APACHE_SITE_LINK)
+        changed = reconcile.apply_files(wl, render.desired_files(inputs, TEMPLATES))
+        if wl.symlink(machine.APACHE_SITE_LINK, machine.APACHE_SITE_LINK_TARGET):
+            changed.add(machine.APACHE_SITE_LINK)
+        if changed:
+            logger.info("updated %s", ", ".join(sorted(changed)))
         if not self._migrate_database():
-            self._stop_services()
+            reconcile.stop_services(wl)
             return
-        restart = workload.changed_services(changed, render.READERS)
+        restart = reconcile.changed_services(changed, machine.READERS)
         if packages_changed:
             # New code on disk: every service must load it.
-            restart = list(render.SERVICES)
-        self._run_services(restart)
-
-    def _ensure_packages(self, origin: origin_mod.Origin) -> bool:
-        """Apt sources and packages as the origin says; True if packages were installed."""
-        wl = self.workload
-        sources_changed = False
-        for path, content in origin.apt_files(wl.architecture()).items():
-            if content is None:
-                sources_changed |= wl.remove_file(path)
-            elif path == origin_mod.CLOUD_LIST:
-                # charmhelpers' add_source installs the keyring, then writes this file.
-                if wl.read_file(path) == content.encode() and not wl.missing_packages(
-                    [origin_mod.CLOUD_KEYRING_PACKAGE]
-                ):
-                    continue
-                self.unit.status = ops.MaintenanceStatus(f"Adding apt source {origin.value}")
-                wl.add_apt_source(origin.source)
-                if wl.read_file(path) != content.encode():
-                    raise workload.WorkloadError(
-                        f"{path} does not name {origin.cloud_pocket} after adding {origin.source}"
-                    )
-                sources_changed = True
-            else:
-                sources_changed |= wl.write_file(workload.File(path, content.encode()))
-        if sources_changed:
-            # Kept until the install succeeds, so a failed update is retried.
-            self._stored.apt_pending = True
-        if self._stored.apt_pending:
-            self.unit.status = ops.MaintenanceStatus(f"Installing packages from {origin.value}")
-            wl.apt_update()
-            wl.apt_install(PACKAGES, upgrade=True)
-            self._stored.apt_pending = False
-            return True
-        missing = wl.missing_packages(PACKAGES)
-        if missing:
-            self.unit.status = ops.MaintenanceStatus(f"Installing {', '.join(missing)}")
-            wl.apt_install(missing)
-            return True
-        return False
-
-    def _keep_api_unit_off(self) -> None:
-        from charmed_octavia.render import DISABLED_SERVICES
-
-        for name in DISABLED_SERVICES:
-            if self.workload.service_active(name):
-                self.workload.service("stop", name)
-            if self.workload.service_enabled(name):
-                self.workload.service("disable", name)
+            restart = list(machine.SERVICES)
+        reconcile.run_services(wl, restart)
 
     def _share_leader_values(self) -> None:
         peer = self.model.get_relation(PEER)
@@ -213,9 +169,9 @@ class OctaviaCharm(ops.CharmBase):
                 if name == IDENTITY:
                     wanted = relations.identity_request(
                         region=config.region,
-                        public_url=_api_url(config.os_public_hostname or address),
-                        internal_url=_api_url(config.os_internal_hostname or address),
-                        admin_url=_api_url(config.os_admin_hostname or address),
+                        public_url=relations.api_url(config.os_public_hostname or address),
+                        internal_url=relations.api_url(config.os_internal_hostname or address),
+                        admin_url=relations.api_url(config.os_admin_hostname or address),
                     )
                 elif name == DATABASE:
                     wanted = relations.database_request(address)
@@ -241,7 +197,7 @@ class OctaviaCharm(ops.CharmBase):
         if not shared.get(HEARTBEAT_KEY) or not shared.get(CERTS_PASSPHRASE):
             return None
         assert found.config and found.identity and found.database and found.amqp
-        from charmed_octavia.render import RenderInput
+        from charmed_octavia.unit.render import RenderInput
 
         return RenderInput(
             config=found.config,
@@ -253,18 +209,6 @@ class OctaviaCharm(ops.CharmBase):
             unit_address=self._address(PEER),
         )
 
-    def _write_files(self, files: Mapping[str, workload.File | None]) -> set[str]:
-        changed: set[str] = set()
-        for path, file in files.items():
-            if file is None:
-                if self.workload.remove_file(path):
-                    changed.add(path)
-            elif self.workload.write_file(file):
-                changed.add(path)
-        if changed:
-            logger.info("updated %s", ", ".join(sorted(changed)))
-        return changed
-
     def _migrate_database(self) -> bool:
         """Bring the schema to the installed Octavia (leader); True once it is there."""
         peer = self.model.get_relation(PEER)
@@ -273,56 +217,48 @@ class OctaviaCharm(ops.CharmBase):
         shared = peer.data[self.app]
         if not self.unit.is_leader():
             return bool(shared.get(DB_SYNCED))
-        installed = self.workload.package_versions(VERSION_PACKAGES)
-        # The schema follows the Octavia code installed; any of its packages tells its version.
-        version = next((installed[p] for p in VERSION_PACKAGES if p in installed), "unknown")
+        version = self._octavia_version()
         if shared.get(DB_SYNCED) == version:
             return True
-        self.unit.status = ops.MaintenanceStatus("Migrating the Octavia database")
-        self.workload.run(DB_MANAGE)
+        self._maintenance("Migrating the Octavia database")
+        self.workload.run(machine.DB_MANAGE)
         shared[DB_SYNCED] = version
         logger.info("database schema at head for octavia %s", version)
         return True
 
-    def _run_services(self, restart: Sequence[str]) -> None:
-        from charmed_octavia.render import SERVICES
-
-        wl = self.workload
-        for name in SERVICES:
-            if not wl.service_enabled(name):
-                wl.service("enable", name)
-            if not wl.service_active(name):
-                wl.service("start", name)
-            elif name in restart:
-                wl.service("restart", name)
-
-    def _stop_services(self) -> None:
-        from charmed_octavia.render import SERVICES
-
-        for name in SERVICES:
-            if self.workload.service_active(name):
-                self.workload.service("stop", name)
+    def _octavia_version(self) -> str:
+        # The schema follows the Octavia code installed; any of its packages tells its version.
+        installed = self.workload.package_versions(machine.VERSION_PACKAGES)
+        return next((installed[p] for p in machine.VERSION_PACKAGES if p in installed), "unknown")
 
     # -- facts and status --------------------------------------------------------------------
+
+    def _load_config(self) -> tuple[CharmConfig | None, str]:
+        try:
+            return self.load_config(CharmConfig), ""
+        except ValueError as e:
+            return None, str(e)
 
     def assess(self) -> Assessment:
         """Config, origin and relation facts; no side effects."""
         found = Assessment()
+        found.config, found.config_error = self._load_config()
+        if found.config is None:
+            return found
         try:
-            found.config = self.load_config(CharmConfig)
-            found.origin = origin_mod.parse_origin(found.config.openstack_origin, self._series())
+            found.origin = origin_mod.parse_origin(
+                found.config.openstack_origin, machine.series(self.workload)
+            )
         except ValueError as e:
             found.config = None
             found.config_error = str(e)
             return found
         unit = self.unit.name
         for name in (IDENTITY, DATABASE, AMQP):
-            rels = self.model.relations[name]
-            if not rels:
+            units = self._remote_units(name)
+            if units is None:
                 found.missing_relations.append(name)
-                continue
-            units = {u.name: dict(r.data[u]) for r in rels for u in r.units}
-            if name == IDENTITY:
+            elif name == IDENTITY:
                 found.identity = relations.parse_identity(units)
                 if found.identity is None:
                     missing = relations.missing_identity_keys(units)
@@ -339,6 +275,13 @@ class OctaviaCharm(ops.CharmBase):
                     )
         return found
 
+    def _remote_units(self, name: str) -> dict[str, dict[str, str]] | None:
+        """Every remote unit's databag on the relations named ``name``; None: no relation."""
+        rels = self.model.relations[name]
+        if not rels:
+            return None
+        return {u.name: dict(r.data[u]) for r in rels for u in r.units}
+
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
         found = self.assess()
         if found.config is None:
@@ -346,7 +289,7 @@ class OctaviaCharm(ops.CharmBase):
             return
         if self._error:
             event.add_status(ops.BlockedStatus(self._error[:200]))
-        missing_packages = self.workload.missing_packages(PACKAGES)
+        missing_packages = self.workload.missing_packages(machine.PACKAGES)
         if missing_packages or self._stored.apt_pending:
             event.add_status(ops.MaintenanceStatus("Installing packages"))
         if found.missing_relations:
@@ -362,9 +305,7 @@ class OctaviaCharm(ops.CharmBase):
         if not shared.get(HEARTBEAT_KEY) or not shared.get(DB_SYNCED):
             event.add_status(ops.WaitingStatus("Waiting for the leader to set up the database"))
         if not missing_packages:
-            from charmed_octavia.render import SERVICES
-
-            down = [s for s in SERVICES if not self.workload.service_active(s)]
+            down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
             if down:
                 event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
         event.add_status(ops.ActiveStatus("Unit is ready"))
@@ -386,9 +327,6 @@ class OctaviaCharm(ops.CharmBase):
                 text = text.replace(value, "***")
         return text
 
-    def _series(self) -> str:
-        return _series(self.workload)
-
     # -- actions -----------------------------------------------------------------------------
 
     def _on_action(self, event: ops.ActionEvent) -> None:
@@ -397,61 +335,46 @@ class OctaviaCharm(ops.CharmBase):
         if handler is None:
             event.fail(f"action {name!r} is not implemented by this charm revision")
             return
-        handler(event, self.action_context())
+        config, error = self._load_config()
+        if config is None:
+            event.fail(f"{name}: invalid config: {error}")
+            return
+        handler(event, self.action_context(config))
 
-    def action_context(self) -> ActionContext:
+    def action_context(self, config: CharmConfig) -> ActionContext:
         """Plain values and factories the action handlers work with."""
         state = self.workload.root / STATE_DIR.relative_to("/")
         return ActionContext(
-            connect=self._connect,
-            amp_ssh_key_name=str(self.config.get("amp-ssh-key-name", "")),
+            config=config,
+            connect=lambda: self._connect(config),
             ssh_dir=state / "ssh",
             state_dir=state / "plan",
-            octavia_conf=self.workload.root / OCTAVIA_CONF.lstrip("/"),
-            series=self._series(),
-            origin=str(self.config.get("openstack-origin", "distro")),
-            package_versions=self._package_versions,
+            octavia_conf=self.workload.root / machine.OCTAVIA_CONF.lstrip("/"),
+            series=machine.series(self.workload),
+            package_versions=lambda: self.workload.package_versions(machine.VERSION_PACKAGES),
         )
 
-    def _package_versions(self) -> Mapping[str, str]:
-        return self.workload.package_versions(VERSION_PACKAGES)
-
-    def _connect(self) -> Connection:
-        rels = self.model.relations[IDENTITY]
-        if not rels:
+    def _connect(self, config: CharmConfig) -> Connection:
+        units = self._remote_units(IDENTITY)
+        if units is None:
             raise RuntimeError("no identity-service relation: relate octavia to keystone")
-        units = {u.name: dict(r.data[u]) for r in rels for u in r.units}
         identity = relations.parse_identity(units)
         if identity is None:
             missing = ", ".join(relations.missing_identity_keys(units))
             raise RuntimeError(f"the identity-service relation is not complete: missing {missing}")
-        internal = bool(self.config.get("use-internal-endpoints", False))
-        from charmed_octavia import cloud
+        internal = config.use_internal_endpoints
+        from charmed_octavia.cloud import connection
 
-        return cloud.connect(
+        return connection.connect(
             auth_url=identity.auth_url(internal) + "/v3",
             username=identity.username,
             password=identity.password,
             project_name=identity.project_name,
             user_domain_name=identity.user_domain_name,
             project_domain_name=identity.project_domain_name,
-            region_name=str(self.config.get("region", "RegionOne")),
+            region_name=config.region,
             interface="internal" if internal else "public",
         )
-
-
-def _series(wl: workload.Workload) -> str:
-    """The Ubuntu codename of the unit, from os-release."""
-    text = (wl.read_file("/etc/os-release") or b"").decode(errors="replace")
-    values = {}
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        values[key] = value.strip().strip('"')
-    return values.get("UBUNTU_CODENAME") or values.get("VERSION_CODENAME") or ""
-
-
-def _api_url(host: str) -> str:
-    return f"http://{relations.host_for_url(host)}:{relations.API_PORT}"
 
 
 if __name__ == "__main__":  # pragma: nocover

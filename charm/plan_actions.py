@@ -2,27 +2,31 @@
 
 Parameters are loaded with ``event.load_params(..., errors="fail")`` straight into the
 library's specs (``flavors.NovaFlavorSpec``, ``LbFlavorSpec``, ``XxlargeSpec``,
-``testplan.PlanParams``), which hold the defaults and validate themselves when made, or into
+``params.PlanParams``), which hold the defaults and validate themselves when made, or into
 the dataclasses below where the action's values differ in form. Either way everything is
 validated before any connection is opened, so bad input fails the action and changes nothing.
-The heavier library modules and openstacksdk are imported inside the handlers: charm.py's
-import time stays small.
+The heavier library modules and openstacksdk are imported inside the handlers (the flavor
+specs need none of it): charm.py's import time stays small.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from action_context import ActionContext, Handler
-from charmed_octavia.flavors import FlavorProfileSpec, parse_flavor_data
+from charmed_octavia.cloud import flavors
+from charmed_octavia.cloud.flavors import FlavorProfileSpec, parse_flavor_data
+from charmed_octavia.cloud.outcomes import describe_error
 
 if TYPE_CHECKING:
     import ops
+    from charmed_octavia.cloud.outcomes import Ensured
+    from charmed_octavia.plan.params import PlanContext
+    from openstack.connection import Connection
 
-KNOWN_HOSTS = "known_hosts"
 _T = TypeVar("_T")
 
 
@@ -58,8 +62,8 @@ class StoreTlsBundleParams:
     days: int = 365
 
     def __post_init__(self) -> None:
-        from charmed_octavia import tls
-        from charmed_octavia.resources import check_name
+        from charmed_octavia.cloud import tls
+        from charmed_octavia.cloud.outcomes import check_name
 
         check_name("secret", self.name)
         if self.bundle:
@@ -76,7 +80,7 @@ class CleanupParams:
 
     def __post_init__(self) -> None:
         if self.run_id:
-            from charmed_octavia.runstate import validate_run_id
+            from charmed_octavia.plan.records import validate_run_id
 
             validate_run_id(self.run_id)
 
@@ -95,15 +99,7 @@ def _flat(values: Mapping[str, Any]) -> dict[str, str]:
     return {key.replace("_", "-"): _text(v) for key, v in values.items()}
 
 
-def _error(error: BaseException) -> str:
-    text = " ".join((str(error).strip() or type(error).__name__).split())
-    details = getattr(error, "details", None)
-    if details and str(details) not in text:
-        text = f"{text}: {details}"
-    return text
-
-
-def _ensured_results(ensured: Any) -> dict[str, Any]:
+def _ensured_results(ensured: Ensured) -> dict[str, Any]:
     return {
         "action": ensured.action,
         "id": ensured.id,
@@ -117,60 +113,65 @@ def _load(event: ops.ActionEvent, cls: type[_T]) -> _T:
     return event.load_params(cls, errors="fail")
 
 
+def _ensure_handler(
+    action: str,
+    label: str,
+    load: Callable[[ops.ActionEvent], Any],
+    ensure: Callable[[Connection, Any], Ensured],
+    extra: Callable[[Ensured], dict[str, str]] | None = None,
+) -> Handler:
+    """A handler that ensures one resource from its validated spec (``load``): it logs the
+    outcome and returns it as results (with ``extra`` attributes), or fails with the reason."""
+
+    def handler(event: ops.ActionEvent, ctx: ActionContext) -> None:
+        spec = load(event)
+        try:
+            ensured = ensure(ctx.connect(), spec)
+        except Exception as e:
+            event.fail(f"{action}: {describe_error(e)}")
+            return
+        event.log(f"{label} {ensured.name} ({ensured.id}) {ensured.action}")
+        results = _ensured_results(ensured)
+        if extra is not None:
+            results["attributes"].update(extra(ensured))
+        event.set_results(results)
+
+    return handler
+
+
 # ---- handlers ------------------------------------------------------------------------------
 
-
-def create_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    from charmed_octavia import flavors
-
-    spec = _load(event, flavors.NovaFlavorSpec)
-    try:
-        ensured = flavors.ensure_nova_flavor(ctx.connect(), spec)
-    except Exception as e:
-        event.fail(f"create-flavor: {_error(e)}")
-        return
-    event.log(f"Nova flavor {ensured.name} ({ensured.id}) {ensured.action}")
-    event.set_results(_ensured_results(ensured))
-
-
-def create_flavorprofile(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    params = _load(event, CreateFlavorProfileParams)
-    from charmed_octavia import flavors
-
-    try:
-        ensured = flavors.ensure_flavorprofile(ctx.connect(), params.spec())
-    except Exception as e:
-        event.fail(f"create-flavorprofile: {_error(e)}")
-        return
-    event.log(f"flavorprofile {ensured.name} ({ensured.id}) {ensured.action}")
-    results = _ensured_results(ensured)
-    results["attributes"]["flavor-data"] = json.dumps(
-        ensured.attributes.get("flavor_data"), sort_keys=True
-    )
-    event.set_results(results)
-
-
-def create_lb_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    from charmed_octavia import flavors
-
-    spec = _load(event, flavors.LbFlavorSpec)
-    try:
-        ensured = flavors.ensure_lb_flavor(ctx.connect(), spec)
-    except Exception as e:
-        event.fail(f"create-lb-flavor: {_error(e)}")
-        return
-    event.log(f"Octavia flavor {ensured.name} ({ensured.id}) {ensured.action}")
-    event.set_results(_ensured_results(ensured))
+# The library functions are looked up at call time (tests replace them at the cloud boundary).
+create_flavor = _ensure_handler(
+    "create-flavor",
+    "Nova flavor",
+    lambda event: _load(event, flavors.NovaFlavorSpec),
+    lambda conn, spec: flavors.ensure_nova_flavor(conn, spec),
+)
+create_flavorprofile = _ensure_handler(
+    "create-flavorprofile",
+    "flavorprofile",
+    lambda event: _load(event, CreateFlavorProfileParams).spec(),
+    lambda conn, spec: flavors.ensure_flavorprofile(conn, spec),
+    # The merged flavor data as Octavia holds it, as JSON text (results are strings).
+    extra=lambda ensured: {
+        "flavor-data": json.dumps(ensured.attributes.get("flavor_data"), sort_keys=True)
+    },
+)
+create_lb_flavor = _ensure_handler(
+    "create-lb-flavor",
+    "Octavia flavor",
+    lambda event: _load(event, flavors.LbFlavorSpec),
+    lambda conn, spec: flavors.ensure_lb_flavor(conn, spec),
+)
 
 
 def create_xxlarge_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    from charmed_octavia import flavors
-
     spec = _load(event, flavors.XxlargeSpec)
     try:
         ensured = flavors.ensure_xxlarge(ctx.connect(), spec)
     except Exception as e:
-        event.fail(f"create-xxlarge-flavor: {_error(e)}")
+        event.fail(f"create-xxlarge-flavor: {describe_error(e)}")
         return
     results: dict[str, Any] = {}
     for item in ensured:
@@ -181,7 +182,7 @@ def create_xxlarge_flavor(event: ops.ActionEvent, ctx: ActionContext) -> None:
 
 def store_tls_bundle(event: ops.ActionEvent, ctx: ActionContext) -> None:
     params = _load(event, StoreTlsBundleParams)
-    from charmed_octavia import barbican, tls
+    from charmed_octavia.cloud import barbican, tls
 
     if params.bundle:
         bundle = tls.decode_bundle(params.bundle)
@@ -192,7 +193,7 @@ def store_tls_bundle(event: ops.ActionEvent, ctx: ActionContext) -> None:
     try:
         stored = barbican.store_bundle(ctx.connect(), params.name, bundle)
     except Exception as e:
-        event.fail(f"store-tls-bundle: {_error(e)}")
+        event.fail(f"store-tls-bundle: {describe_error(e)}")
         return
     event.set_results(
         {
@@ -204,31 +205,29 @@ def store_tls_bundle(event: ops.ActionEvent, ctx: ActionContext) -> None:
     )
 
 
-def _plan_context(event: ops.ActionEvent, ctx: ActionContext) -> Any:
-    from charmed_octavia.testplan import PlanContext
+def _plan_context(event: ops.ActionEvent, ctx: ActionContext) -> PlanContext:
+    from charmed_octavia.plan.params import PlanContext
 
     public_key = None
     amphora_ssh = None
     try:
-        from charmed_octavia import amphora, ssh
+        from charmed_octavia.amphora import ssh
 
-        private_key, public_key = ssh.ensure_keypair(ctx.ssh_dir)
-        amphora_ssh = amphora.SSHSettings(
-            private_key_path=private_key, known_hosts_path=ctx.ssh_dir / KNOWN_HOSTS
-        )
+        _, public_key = ssh.ensure_keypair(ctx.ssh_dir)
+        amphora_ssh = ssh.SSHSettings.in_directory(ctx.ssh_dir)
     except ImportError as e:
         event.log(f"amphora SSH support unavailable ({e}); the amphora steps will not run")
     try:
         versions = dict(ctx.package_versions())
     except Exception as e:
-        event.log(f"package versions unknown: {_error(e)}")
+        event.log(f"package versions unknown: {describe_error(e)}")
         versions = {}
     return PlanContext(
         state_dir=ctx.state_dir,
         series=ctx.series,
-        origin=ctx.origin,
+        origin=ctx.config.openstack_origin,
         package_versions=versions,
-        amp_ssh_key_name=ctx.amp_ssh_key_name,
+        amp_ssh_key_name=ctx.config.amp_ssh_key_name,
         public_key=public_key,
         amphora_ssh=amphora_ssh,
         progress=event.log,
@@ -236,21 +235,22 @@ def _plan_context(event: ops.ActionEvent, ctx: ActionContext) -> Any:
 
 
 def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
-    from charmed_octavia import report, testplan
-    from charmed_octavia.runstate import RunBusy
+    from charmed_octavia.plan import params as plan_params
+    from charmed_octavia.plan import report, run
+    from charmed_octavia.plan.records import RunBusy
 
-    params = _load(event, testplan.PlanParams)
+    params = _load(event, plan_params.PlanParams)
 
     try:
         conn = ctx.connect()
         plan_ctx = _plan_context(event, ctx)
-        result = testplan.run_plan(conn, params, plan_ctx)
+        result = run.run_plan(conn, params, plan_ctx)
     except RunBusy as e:
-        event.fail(f"run-test-plan: another run is in progress ({_error(e)})")
+        event.fail(f"run-test-plan: another run is in progress ({describe_error(e)})")
         return
     except Exception as e:
         # Only set-up errors get here (no connection, a reused run id): nothing was created.
-        event.fail(f"run-test-plan: {_error(e)}")
+        event.fail(f"run-test-plan: {describe_error(e)}")
         return
     data = result.to_dict()
     steps = {
@@ -279,12 +279,12 @@ def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
 
 def cleanup_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
     params = _load(event, CleanupParams)
-    from charmed_octavia import testplan
+    from charmed_octavia.plan import cleanup
 
     try:
-        outcome = testplan.cleanup(ctx.connect(), ctx.state_dir, params.run_id, progress=event.log)
+        outcome = cleanup.cleanup(ctx.connect(), ctx.state_dir, params.run_id, progress=event.log)
     except Exception as e:
-        event.fail(f"cleanup-test-plan: {_error(e)}")
+        event.fail(f"cleanup-test-plan: {describe_error(e)}")
         return
     kept = outcome.kept
     event.set_results(

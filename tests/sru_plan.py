@@ -28,7 +28,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "lib"), str(REPO)]
 
-from charmed_octavia import cloud, report, ssh, testplan  # noqa: E402
+from charmed_octavia.amphora import ssh  # noqa: E402
+from charmed_octavia.cloud import connection  # noqa: E402
+from charmed_octavia.plan import params as plan_params  # noqa: E402
+from charmed_octavia.plan import report, run  # noqa: E402
 
 KEYPAIR = "amphora-backdoor"
 # 1 GiB standing for the bug's 32 GiB amphora (the lab amphora scales the connection limit).
@@ -127,7 +130,7 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             f"connection limit {amp.connection_limit}, sshd 127.0.0.1:{amp.ssh_port}",
             flush=True,
         )
-        conn = cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+        conn = connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
         private_key, public_key = ssh.ensure_keypair(work / "ssh")
         amp.authorize(public_key)
         versions = _lab_versions(lab.python)
@@ -138,7 +141,7 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
         )
         versions["octavia haproxy.cfg templater (lab amphora)"] = f"{release} ({templater})"
         assert amp.cgroup is not None
-        ctx = testplan.PlanContext(
+        ctx = plan_params.PlanContext(
             state_dir=work / "state",
             series="lab (Debian 12 host)",
             origin="PyPI (OpenStack 2024.1 Caracal servers)",
@@ -152,7 +155,7 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             progress=lambda line: print(line, flush=True),
             cloud_label=f"lab {lab.identity_url}",
         )
-        params = testplan.PlanParams(
+        params = plan_params.PlanParams(
             keypair_name=KEYPAIR,
             # The lab's noop network driver accepts any subnet id; there is no Neutron.
             vip_subnet=str(uuid.uuid4()),
@@ -161,7 +164,7 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             lb_timeout=300,
             step_timeout=120,
         )
-        result = testplan.run_plan(conn, params, ctx)
+        result = run.run_plan(conn, params, ctx)
         data = result.to_dict()
         print()
         print(report.render_markdown(data))

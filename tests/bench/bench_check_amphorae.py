@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from charmed_octavia import amphora, ssh
+from charmed_octavia.amphora import check, discovery, fanout, ssh
 
 from tests.lab.amphora import LAB_NETWORK_IP, LabAmphora, unavailable_reason
 
@@ -35,13 +35,13 @@ def main() -> None:
         base = amp.ssh_settings(key, Path(tmp) / "known_hosts")
         endpoint: tuple[str, int] = base.address_map[LAB_NETWORK_IP]
         addresses = [f"192.0.2.{i}" for i in range(1, TARGETS + 1)]
-        settings = amphora.SSHSettings(
+        settings = ssh.SSHSettings(
             private_key_path=key,
             known_hosts_path=base.known_hosts_path,
             username="root",
             address_map={a: endpoint for a in addresses},
         )
-        amps = [amphora.Amphora(f"amp-{i:02}", amp.lb_id, a) for i, a in enumerate(addresses)]
+        amps = [discovery.Amphora(f"amp-{i:02}", amp.lb_id, a) for i, a in enumerate(addresses)]
 
         started = time.monotonic()
         for _ in amps:
@@ -68,7 +68,7 @@ def main() -> None:
         baseline = time.monotonic() - started
 
         started = time.monotonic()
-        report = amphora.check_amphorae(
+        report = check.check_amphorae(
             amps,
             ssh=settings,
             concurrency=TARGETS,
@@ -78,11 +78,11 @@ def main() -> None:
         library = time.monotonic() - started
 
         # For comparison: one connection (key exchange, authentication) per amphora.
-        shared = amphora.SESSIONS_PER_CONNECTION
-        amphora.SESSIONS_PER_CONNECTION = 1
+        shared = fanout.SESSIONS_PER_CONNECTION
+        fanout.SESSIONS_PER_CONNECTION = 1
         try:
             started = time.monotonic()
-            separate = amphora.check_amphorae(
+            separate = check.check_amphorae(
                 amps,
                 ssh=settings,
                 concurrency=TARGETS,
@@ -91,7 +91,7 @@ def main() -> None:
             )
             per_connection = time.monotonic() - started
         finally:
-            amphora.SESSIONS_PER_CONNECTION = shared
+            fanout.SESSIONS_PER_CONNECTION = shared
     failed = [
         r for r in [*report.results, *separate.results] if r.verdict in ("unreachable", "error")
     ]

@@ -1,11 +1,11 @@
-"""Benchmark: the seed's test plan typed as `openstack` CLI commands versus the library's plan,
+"""Benchmark: the bug's test plan typed as `openstack` CLI commands versus the library's plan,
 both against the same lab, measured in one run. Goal: the plan at least 5x faster.
 
     .venv/bin/python -m tests.bench.bench_plan_vs_cli
 
 The CLI (python-openstackclient with the Octavia and Barbican plugins) is installed into its
-own virtualenv, built once under ~/.cache/charmed-octavia. The CLI side runs the seed's
-commands with ``--wait`` as the seed does, openssl for the PKCS#12, and deletes everything
+own virtualenv, built once under ~/.cache/charmed-octavia. The CLI side runs the test plan's
+commands with ``--wait`` as the test plan does, openssl for the PKCS#12, and deletes everything
 at the end (the plan cleans up too). One step cannot be typed here: ``loadbalancer create``
 and ``loadbalancer delete`` ask Neutron (VIP subnet, VIP port), which the lab does not run;
 those two calls are made with openstacksdk on the CLI side (the calls the plan makes, so they
@@ -27,7 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "lib"), str(REPO)]
 
-from charmed_octavia import cloud, ssh, testplan  # noqa: E402
+from charmed_octavia.amphora import ssh  # noqa: E402
+from charmed_octavia.cloud import connection  # noqa: E402
+from charmed_octavia.plan import params as plan_params  # noqa: E402
+from charmed_octavia.plan import run  # noqa: E402
 
 CLI_PACKAGES = ("python-openstackclient", "python-octaviaclient", "python-barbicanclient")
 KEYPAIR = "amphora-backdoor"
@@ -111,7 +114,7 @@ def run_cli(cli: Cli, conn, work: Path, public_key: str) -> float:
         "Extra large LB",
         "--enable",
     )
-    # A CA and a server certificate with openssl, then the PKCS#12, as the seed does.
+    # A CA and a server certificate with openssl, then the PKCS#12, as the test plan does.
     for argv in (
         [
             *openssl,
@@ -243,10 +246,10 @@ def run_cli(cli: Cli, conn, work: Path, public_key: str) -> float:
 
 
 def run_plan(conn, work: Path, public_key: str) -> tuple[float, str]:
-    ctx = testplan.PlanContext(
+    ctx = plan_params.PlanContext(
         state_dir=work / "state", amp_ssh_key_name=KEYPAIR, public_key=public_key
     )
-    params = testplan.PlanParams(
+    params = plan_params.PlanParams(
         keypair_name=KEYPAIR,
         vip_subnet=str(uuid.uuid4()),
         prepare_amphora=False,
@@ -255,7 +258,7 @@ def run_plan(conn, work: Path, public_key: str) -> tuple[float, str]:
         step_timeout=120,
     )
     start = time.monotonic()
-    result = testplan.run_plan(conn, params, ctx)
+    result = run.run_plan(conn, params, ctx)
     elapsed = time.monotonic() - start
     if result.failed_step:
         raise RuntimeError(f"plan failed at {result.failed_step}: {result.failure}")
@@ -271,7 +274,7 @@ def main() -> int:
         tempfile.TemporaryDirectory() as tmp,
     ):
         work = Path(tmp)
-        conn = cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+        conn = connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
         _, public_key = ssh.ensure_keypair(work / "ssh")
         cli = Cli(venv, lab.clouds_yaml, lab.admin_cloud)
         # Warm both paths once (token caches, first-request costs in the services).

@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from charmed_octavia import render
+from charmed_octavia.unit import machine, render
 
+from tests.infrastructure import require
 from tests.unit.charm_data import full_render_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +27,12 @@ def octavia_python() -> Path:
     try:
         root = venv.ensure_venv()
     except Exception as e:  # any build failure means: cannot check here
-        pytest.skip(
-            f"the Octavia 14.0.x virtualenv cannot be built here ({type(e).__name__}: {e}); "
-            "it needs Python 3.11+ and access to PyPI once (then it is cached)"
+        require(
+            f"cannot be built here ({type(e).__name__}: {e}); it needs Python 3.11+ and "
+            "access to PyPI once (then it is cached)",
+            "the Octavia 14.0.x virtualenv",
         )
+        raise
     return root / "bin" / "python"
 
 
@@ -43,7 +46,7 @@ def _check(python: Path, conf: Path) -> dict:
 
 def _render(tmp_path: Path, *, with_tls: bool = True) -> Path:
     files = render.desired_files(full_render_input(with_tls), ROOT / "templates")
-    conf = files[render.OCTAVIA_CONF]
+    conf = files[machine.OCTAVIA_CONF]
     assert conf is not None
     path = tmp_path / "octavia.conf"
     path.write_bytes(conf.content)
@@ -123,7 +126,7 @@ def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatc
         rabbit_unit,
         tls_options,
     )
-    from tests.unit.fake_workload import FakeMachine
+    from tests.unit.fake_machine import FakeMachine
 
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "os-release").write_text("UBUNTU_CODENAME=jammy\n")

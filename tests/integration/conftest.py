@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.infrastructure import require
 from tests.lab.control import Lab, host_prerequisites
 
 LabFactory = Callable[..., Lab]
@@ -30,9 +31,7 @@ def start_lab(
     **kwargs,
 ) -> Lab:
     """Build a lab with Octavia overrides and bring it up (the caller calls ``down()``)."""
-    reason = lab_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require(lab_skip_reason(), "the lab")
     return Lab(
         octavia_overrides=octavia_overrides, worker_pythonpath=worker_pythonpath, **kwargs
     ).up()

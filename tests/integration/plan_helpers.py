@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from charmed_octavia import cloud
+from charmed_octavia.cloud import connection
 
 
 def admin_connection(lab: Any) -> Any:
     """The lab's admin cloud through the library's own clouds.yaml loader."""
-    return cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+    return connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
 
 
 def inventory(conn: Any) -> dict[str, set[str]]:

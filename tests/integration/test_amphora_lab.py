@@ -15,16 +15,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from charmed_octavia import amphora, ssh, tls
+from charmed_octavia.amphora import check, discovery, prepare, ssh
+from charmed_octavia.cloud import tls
 
+from tests.infrastructure import require
 from tests.lab import amphora as lab_amphora
 
 pytestmark = pytest.mark.amphora
 _T = TypeVar("_T")
 
-_REASON = lab_amphora.unavailable_reason()
-if _REASON:
-    pytest.skip(f"lab amphora unavailable: {_REASON}", allow_module_level=True)
+
+@pytest.fixture(autouse=True)
+def _lab_amphora_can_run() -> None:
+    require(lab_amphora.unavailable_reason(), "the lab amphora")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def test_vulnerable_templater_reload_is_oom_killed_and_check_sees_it(key, tmp_pa
         amp.create_listener()
         # Act: the pool creation's reload, then the check over SSH.
         reload = amp.create_pool()
-        report = amphora.check_amphorae(
+        report = check.check_amphorae(
             [amp.amphora()],
             ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
             since=amp.since,
@@ -60,8 +63,8 @@ def test_vulnerable_templater_reload_is_oom_killed_and_check_sees_it(key, tmp_pa
     assert event.shmem_rss_kb and event.shmem_rss_kb > 100 * 1024
     assert any(task.name == "haproxy" for task in event.tasks)
     (config,) = result.configs
-    assert config["assessment"]["formula"]["formula"] == "pre-fix"
-    assert config["assessment"]["at_risk"] is True
+    assert config.formula == "pre-fix"
+    assert config.assessment is not None and config.assessment.at_risk is True
     assert result.memory_kb == 1 << 20
     assert result.log_source in ("dmesg", "journalctl")
 
@@ -72,7 +75,7 @@ def test_fixed_templater_reload_survives_and_check_says_ok(key, tmp_path):
         amp.authorize(public)
         amp.create_listener()
         reload = amp.create_pool()
-        report = amphora.check_amphorae(
+        report = check.check_amphorae(
             [amp.amphora()],
             ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
             since=amp.since,
@@ -84,8 +87,8 @@ def test_fixed_templater_reload_survives_and_check_says_ok(key, tmp_path):
     (result,) = report.results
     assert result.verdict == "ok", result.reason
     (config,) = result.configs
-    assert config["assessment"]["formula"]["formula"] == "post-fix"
-    assert config["assessment"]["headroom_kb"] > 0
+    assert config.formula == "post-fix"
+    assert config.assessment is not None and config.assessment.headroom_kb > 0
     assert len(result.haproxy_processes) >= 2
 
 
@@ -104,9 +107,9 @@ def test_a_neighbours_oom_kill_is_not_in_the_amphoras_kernel_log(key, tmp_path):
         neighbour.create_listener()
         killed = neighbour.create_pool()
         # Act: check both amphorae over SSH.
-        report = amphora.check_amphorae(
+        report = check.check_amphorae(
             [amp.amphora(), dataclass_replace(neighbour.amphora(), lb_network_ip="192.0.2.2")],
-            ssh=amphora.SSHSettings(
+            ssh=ssh.SSHSettings(
                 private_key_path=private,
                 known_hosts_path=tmp_path / "known_hosts",
                 username="root",
@@ -135,7 +138,7 @@ def test_failures_are_reported_per_amphora_while_others_complete(key, tmp_path):
         amp.authorize(public)
         settings = amp.ssh_settings(private, tmp_path / "known_hosts")
         closed = lab_amphora.free_port()
-        settings = amphora.SSHSettings(
+        settings = ssh.SSHSettings(
             private_key_path=settings.private_key_path,
             known_hosts_path=settings.known_hosts_path,
             username="root",
@@ -152,11 +155,11 @@ def test_failures_are_reported_per_amphora_while_others_complete(key, tmp_path):
         good = amp.amphora()
         amps = [
             good,
-            amphora.Amphora(impostor_id, good.loadbalancer_id, good.lb_network_ip),
-            amphora.Amphora("amphora-down", good.loadbalancer_id, "192.0.2.9"),
+            discovery.Amphora(impostor_id, good.loadbalancer_id, good.lb_network_ip),
+            discovery.Amphora("amphora-down", good.loadbalancer_id, "192.0.2.9"),
         ]
         # since: the lab shares this host's kernel log, which has earlier runs' OOM kills.
-        report = amphora.check_amphorae(
+        report = check.check_amphorae(
             amps, ssh=settings, since=amp.since, haproxy_dir=amp.octavia_dir, timeout=10
         )
         by_id = {r.amphora_id: r for r in report.results}
@@ -175,7 +178,7 @@ def test_failures_are_reported_per_amphora_while_others_complete(key, tmp_path):
             == (amp.host_public_key().split()[1])
         )
         # A key the amphora does not authorize is refused.
-        refused = amphora.check_amphorae(
+        refused = check.check_amphorae(
             [good],
             ssh=dataclass_replace(settings, private_key_path=other_key),
             haproxy_dir=amp.octavia_dir,
@@ -191,8 +194,8 @@ def test_prepare_edits_the_amphora_copy_only_and_is_idempotent(key, tmp_path):
     with lab_amphora.LabAmphora(memory_bytes=256 << 20) as amp:
         amp.authorize(public)
         settings = amp.ssh_settings(private, tmp_path / "known_hosts")
-        first = amphora.prepare_amphorae([amp.amphora()], ssh=settings)
-        second = amphora.prepare_amphorae([amp.amphora()], ssh=settings)
+        first = prepare.prepare_amphorae([amp.amphora()], ssh=settings)
+        second = prepare.prepare_amphorae([amp.amphora()], ssh=settings)
         conf = amp.system_conf()
         reloads = amp.systemctl_log().splitlines()
     assert first[0].verdict == "ok" and first[0].changed is True
@@ -233,7 +236,7 @@ def _lab_reason() -> str | None:
     from tests.lab import control
 
     missing = control.host_prerequisites()
-    return f"lab control plane unavailable: missing {', '.join(missing)}" if missing else None
+    return f"missing {', '.join(missing)}" if missing else None
 
 
 @pytest.mark.lab
@@ -244,9 +247,7 @@ def _lab_reason() -> str | None:
 def test_pool_create_through_octavia_reloads_the_lab_amphora(
     key, tmp_path, templater, verdict, formula
 ):
-    reason = _lab_reason()
-    if reason:
-        pytest.skip(reason)
+    require(_lab_reason(), "the lab control plane")
     from tests.lab.control import Lab
 
     private, public = key
@@ -258,10 +259,10 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
         ) as lab,
     ):
         amp.authorize(public)
-        from charmed_octavia import cloud
+        from charmed_octavia.cloud import connection
 
-        member = cloud.connect_cloud(lab.member_cloud, lab.clouds_yaml)
-        admin = cloud.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+        member = connection.connect_cloud(lab.member_cloud, lab.clouds_yaml)
+        admin = connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
         tag = f"amphora-lab-{uuid.uuid4().hex[:8]}"
         # Arrange: a PKCS#12 bundle in Barbican and a load balancer (noop network: any subnet).
         secret = member.key_manager.create_secret(
@@ -293,8 +294,8 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
             assert _wait(member, lb.id).provisioning_status == "ACTIVE", lab.log_tail(
                 "octavia-worker"
             )
-            found = amphora.discover(admin, lb.id)
-            report = amphora.check_amphorae(
+            found = discovery.discover(admin, lb.id)
+            report = check.check_amphorae(
                 found,
                 ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
                 since=amp.since,
@@ -339,9 +340,9 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
     assert result.amphora_id == found[0].id and result.loadbalancer_id == lb.id
     assert result.verdict == verdict, result.reason
     (config,) = result.configs
-    assert config["path"] == f"{amp.octavia_dir}/{lb.id}/haproxy.cfg"
-    assert config["ssl_cachesize"] == applied["ssl_cachesize"]
-    assert config["assessment"]["formula"]["formula"] == formula
+    assert config.settings.path == f"{amp.octavia_dir}/{lb.id}/haproxy.cfg"
+    assert config.settings.ssl_cachesize == applied["ssl_cachesize"]
+    assert config.formula == formula
     if templater == "vulnerable":
         # Only this amphora's cgroup's reports, even with other labs' kills on the host.
         assert {e.memcg for e in result.oom_events} == {memcg}, result.reason

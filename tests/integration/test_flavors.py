@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from charmed_octavia import flavors
-from charmed_octavia.resources import ConflictError, InvalidParameter
+from charmed_octavia.cloud import flavors
+from charmed_octavia.cloud.outcomes import ConflictError, InvalidParameter
 
 from tests.integration.plan_helpers import added, admin_connection, inventory
 
@@ -124,7 +124,7 @@ def test_lb_flavor_created_reused_and_description_conflict(conn, created):
     assert caught.value.differences == ["description: existing 'LB', wanted 'X'"]
 
 
-def test_xxlarge_seed_values_twice_then_a_conflict_creates_nothing(conn, created):
+def test_xxlarge_test_plan_values_twice_then_a_conflict_creates_nothing(conn, created):
     # Arrange
     s = _suffix()
     spec = flavors.XxlargeSpec(

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from charmed_octavia import tls
+from charmed_octavia.cloud import tls
 
 from tests.integration.conftest import start_lab
 from tests.lab import procs

@@ -9,8 +9,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from charmed_octavia import flavors, report, ssh, testplan
+from charmed_octavia.amphora import ssh
+from charmed_octavia.cloud import flavors
+from charmed_octavia.plan import cleanup, report, run
+from charmed_octavia.plan.params import PlanContext, PlanParams
+from charmed_octavia.plan.records import PLAN_LOCK, RunBusy, RunStore
 
+from tests.infrastructure import require
 from tests.integration.conftest import start_lab
 from tests.integration.plan_helpers import (
     added,
@@ -39,7 +44,7 @@ def _amp_key_name(lab) -> str:
 def plan_ctx(lab, tmp_path):
     _, public = ssh.ensure_keypair(tmp_path / "ssh")
     logs: list[str] = []
-    ctx = testplan.PlanContext(
+    ctx = PlanContext(
         state_dir=tmp_path / "state",
         series="lab",
         origin="pypi",
@@ -52,13 +57,13 @@ def plan_ctx(lab, tmp_path):
     return ctx
 
 
-def _params(**overrides) -> testplan.PlanParams:
+def _params(**overrides) -> PlanParams:
     base = {
         "vip_subnet": str(uuid.uuid4()),
         "lb_timeout": 120,
         "step_timeout": 60,
     }
-    return testplan.PlanParams(**{**base, **overrides})
+    return PlanParams(**{**base, **overrides})
 
 
 def _keypair_name(lab) -> str:
@@ -70,9 +75,7 @@ def test_whole_plan_runs_in_order_and_leaves_nothing_behind(lab, conn, plan_ctx)
     before = inventory(conn)
 
     # Act
-    result = testplan.run_plan(
-        conn, _params(keypair_name=_keypair_name(lab), reload_count=2), plan_ctx
-    )
+    result = run.run_plan(conn, _params(keypair_name=_keypair_name(lab), reload_count=2), plan_ctx)
 
     # Assert
     statuses = {s.name: s.status for s in result.steps}
@@ -103,14 +106,14 @@ def test_whole_plan_runs_in_order_and_leaves_nothing_behind(lab, conn, plan_ctx)
         "Nova flavor: started",
     ]
     assert inventory(conn) == before
-    record = testplan.RunStore(plan_ctx.state_dir).load(result.run_id)
+    record = RunStore(plan_ctx.state_dir).load(result.run_id)
     assert record.verdict == "inconclusive" and "cleaned" in record.status
 
 
 def test_second_run_reuses_existing_identical_flavors_and_does_not_delete_them(
     lab, conn, plan_ctx
 ):
-    # Arrange: the operator already has the seed's three resources.
+    # Arrange: the operator already has the test plan's three resources.
     s = uuid.uuid4().hex[:6]
     spec = flavors.XxlargeSpec(
         nova_flavor_name=f"m1.xxlarge-{s}",
@@ -129,8 +132,8 @@ def test_second_run_reuses_existing_identical_flavors_and_does_not_delete_them(
     )
     try:
         # Act: twice.
-        first = testplan.run_plan(conn, _params(**params), plan_ctx)
-        second = testplan.run_plan(conn, _params(**params), plan_ctx)
+        first = run.run_plan(conn, _params(**params), plan_ctx)
+        second = run.run_plan(conn, _params(**params), plan_ctx)
 
         # Assert
         for result in (first, second):
@@ -153,7 +156,7 @@ def test_conflicting_flavor_stops_the_plan_at_preflight_and_changes_nothing(lab,
     before = inventory(conn)
     try:
         # Act
-        result = testplan.run_plan(
+        result = run.run_plan(
             conn,
             _params(
                 keypair_name=_keypair_name(lab),
@@ -186,7 +189,7 @@ def test_barbican_stopped_mid_plan_fails_that_step_and_cleans_up_the_rest(lab, c
     plan_ctx.progress = progress
     try:
         # Act
-        result = testplan.run_plan(conn, _params(keypair_name=_keypair_name(lab)), plan_ctx)
+        result = run.run_plan(conn, _params(keypair_name=_keypair_name(lab)), plan_ctx)
     finally:
         lab.start_service("barbican")
 
@@ -215,7 +218,7 @@ def test_worker_stopped_mid_plan_then_cleanup_after_restart_leaves_nothing(lab, 
     plan_ctx.progress = progress
     try:
         # Act 1: the plan fails at the load balancer; what is in use cannot be deleted yet.
-        result = testplan.run_plan(
+        result = run.run_plan(
             conn,
             _params(keypair_name=_keypair_name(lab), lb_timeout=5, step_timeout=5),
             plan_ctx,
@@ -224,8 +227,8 @@ def test_worker_stopped_mid_plan_then_cleanup_after_restart_leaves_nothing(lab, 
     finally:
         lab.start_service("octavia-worker")
     # Act 2: once Octavia works again, cleanup-test-plan of that run finishes the job.
-    cleaned = testplan.cleanup(conn, plan_ctx.state_dir, result.run_id, timeout=120)
-    again = testplan.cleanup(conn, plan_ctx.state_dir, result.run_id, timeout=120)
+    cleaned = cleanup.cleanup(conn, plan_ctx.state_dir, result.run_id, timeout=120)
+    again = cleanup.cleanup(conn, plan_ctx.state_dir, result.run_id, timeout=120)
 
     # Assert
     assert result.failed_step == "loadbalancer"
@@ -243,12 +246,12 @@ def test_keep_resources_then_cleanup_every_run_is_idempotent(lab, conn, plan_ctx
     before = inventory(conn)
 
     # Act
-    result = testplan.run_plan(
+    result = run.run_plan(
         conn, _params(keypair_name=_keypair_name(lab), keep_resources=True), plan_ctx
     )
     kept = added(before, inventory(conn))
-    first = testplan.cleanup(conn, plan_ctx.state_dir)
-    second = testplan.cleanup(conn, plan_ctx.state_dir)
+    first = cleanup.cleanup(conn, plan_ctx.state_dir)
+    second = cleanup.cleanup(conn, plan_ctx.state_dir)
 
     # Assert
     assert result.step("cleanup").status == "skipped"
@@ -268,11 +271,11 @@ def test_keep_resources_then_cleanup_every_run_is_idempotent(lab, conn, plan_ctx
 
 def test_a_plan_already_running_is_refused(lab, conn, plan_ctx):
     # Arrange: hold the plan lock as a running plan does.
-    store = testplan.RunStore(Path(plan_ctx.state_dir))
+    store = RunStore(Path(plan_ctx.state_dir))
 
     # Act / Assert
-    with store.lock(testplan.PLAN_LOCK), pytest.raises(testplan.RunBusy):
-        testplan.run_plan(conn, _params(keypair_name=_keypair_name(lab)), plan_ctx)
+    with store.lock(PLAN_LOCK), pytest.raises(RunBusy):
+        run.run_plan(conn, _params(keypair_name=_keypair_name(lab)), plan_ctx)
 
 
 # -- the plan on a lab amphora: Octavia's worker renders and reloads a real haproxy ----------
@@ -287,9 +290,7 @@ AMPHORA_KEYPAIR = "amphora-backdoor"
 def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
     tmp_path, templater, verdict, formula
 ):
-    reason = lab_amphora.unavailable_reason()
-    if reason:
-        pytest.skip(f"lab amphora unavailable: {reason}")
+    require(lab_amphora.unavailable_reason(), "the lab amphora")
     # Arrange: a 1 GiB lab amphora (for 32 GiB) and a lab whose worker drives it.
     private, public = ssh.ensure_keypair(tmp_path / "ssh")
     logs: list[str] = []
@@ -304,7 +305,7 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
             amp.authorize(public)
             conn = admin_connection(lab)
             before = inventory(conn)
-            ctx = testplan.PlanContext(
+            ctx = PlanContext(
                 state_dir=tmp_path / "state",
                 series="lab",
                 origin="pypi",
@@ -318,9 +319,7 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
             )
 
             # Act
-            result = testplan.run_plan(
-                conn, _params(keypair_name=AMPHORA_KEYPAIR, reload_count=1), ctx
-            )
+            result = run.run_plan(conn, _params(keypair_name=AMPHORA_KEYPAIR, reload_count=1), ctx)
             after = inventory(conn)
             events = amp.driver_events()
             lb_id = result.step("loadbalancer").details["id"]

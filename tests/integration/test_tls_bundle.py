@@ -6,7 +6,7 @@ import base64
 import uuid
 
 import pytest
-from charmed_octavia import barbican, loadbalancers, tls
+from charmed_octavia.cloud import barbican, loadbalancers, tls
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests.integration.plan_helpers import admin_connection

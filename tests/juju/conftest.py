@@ -39,11 +39,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-operator registers it too; declared here so --strict-markers passes without it.
-    config.addinivalue_line("markers", "abort_on_fail: stop the module's tests after a failure")
-
-
 @functools.cache
 def unavailable() -> str:
     """Why the Juju suite cannot run here ("" when it can)."""

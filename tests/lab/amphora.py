@@ -618,10 +618,10 @@ class LabAmphora:
         return (self.root / "ssh/host_ed25519.pub").read_text().strip()
 
     def ssh_settings(self, private_key_path: Path, known_hosts_path: Path) -> Any:
-        from charmed_octavia import amphora
+        from charmed_octavia.amphora.ssh import SSHSettings
 
         # The one named fake of the lab: Octavia's noop driver reports 192.0.2.1.
-        return amphora.SSHSettings(
+        return SSHSettings(
             private_key_path=Path(private_key_path),
             known_hosts_path=Path(known_hosts_path),
             username="root",
@@ -629,9 +629,9 @@ class LabAmphora:
         )
 
     def amphora(self) -> Any:
-        from charmed_octavia import amphora
+        from charmed_octavia.amphora.discovery import Amphora
 
-        return amphora.Amphora(
+        return Amphora(
             id=self.amphora_id,
             loadbalancer_id=self.lb_id,
             lb_network_ip=LAB_NETWORK_IP,

@@ -275,7 +275,7 @@ class Lab:
             self.timings["down"] = time.monotonic() - t0
 
     def connect(self, cloud: str = "lab-admin") -> openstack.connection.Connection:
-        from charmed_octavia.cloud import connect_cloud
+        from charmed_octavia.cloud.connection import connect_cloud
 
         # Only the lab's clouds.yaml: never ~/.config/openstack or OS_* variables.
         return connect_cloud(cloud, self.clouds_yaml)

@@ -1,6 +1,11 @@
-"""Remote relation data exactly as the providers write it (see relation-contracts.md)."""
+"""Remote relation data exactly as the providers write it (charm-keystone, mysql-router and
+rabbitmq-server unit databags), and the charm's options set as an operator would."""
 
 from __future__ import annotations
+
+from tests.certificates import pem_pair
+
+__all__ = ["pem_pair"]
 
 KEYSTONE_PASSWORD = "ks-Secret/pa:ss"
 DB_PASSWORD = "db-Secret@pass"
@@ -63,37 +68,6 @@ def rabbit_unit(address: str) -> dict[str, str]:
     }
 
 
-def pem_pair(common_name: str) -> tuple[str, str]:
-    """A self-signed certificate and its unencrypted private key, as PEM."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return cert_pem, key_pem
-
-
 def b64(text: str) -> str:
     import base64
 
@@ -143,9 +117,9 @@ FULL_CONFIG = {
 
 def full_render_input(with_tls: bool = True):
     """A RenderInput from every relation (TLS towards MySQL and RabbitMQ) and every option."""
-    from charmed_octavia import relations
-    from charmed_octavia.config import CharmConfig
-    from charmed_octavia.render import RenderInput
+    from charmed_octavia.unit import relations
+    from charmed_octavia.unit.config import CharmConfig
+    from charmed_octavia.unit.render import RenderInput
 
     ca, _ = pem_pair("service-ca")
     options = {**FULL_CONFIG, **(tls_options() if with_tls else {})}

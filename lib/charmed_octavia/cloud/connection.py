@@ -1,0 +1,89 @@
+"""Opening an openstacksdk connection from plain values or from a clouds.yaml file.
+
+openstacksdk is imported inside the functions: importing this module costs nothing until a
+connection is made (only the actions that talk to the cloud pay for it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+APP_NAME = "charmed-octavia"
+
+
+def connect(
+    *,
+    auth_url: str,
+    username: str,
+    password: str,
+    project_name: str,
+    user_domain_name: str,
+    project_domain_name: str,
+    region_name: str,
+    interface: str = "internal",
+    verify: bool | str = True,
+) -> Connection:
+    """Connection with Keystone v3 password credentials (the identity-service relation's)."""
+    missing = [
+        name
+        for name, value in (
+            ("auth_url", auth_url),
+            ("username", username),
+            ("password", password),
+            ("project_name", project_name),
+            ("user_domain_name", user_domain_name),
+            ("project_domain_name", project_domain_name),
+            ("region_name", region_name),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(f"cannot connect to the cloud: missing {', '.join(missing)}")
+    if interface not in ("public", "internal", "admin"):
+        raise ValueError(f"interface must be public, internal or admin, not {interface!r}")
+    from openstack.connection import Connection
+
+    return Connection(
+        auth_type="password",
+        auth={
+            "auth_url": auth_url,
+            "username": username,
+            "password": password,
+            "project_name": project_name,
+            "user_domain_name": user_domain_name,
+            "project_domain_name": project_domain_name,
+        },
+        region_name=region_name,
+        interface=interface,
+        identity_api_version="3",
+        verify=verify,
+        # Without a cloud name openstacksdk reads neither clouds.yaml nor OS_* variables, so
+        # nothing from the environment of whoever runs the action leaks in.
+        app_name=APP_NAME,
+    )
+
+
+def connect_cloud(cloud_name: str, clouds_yaml: Path) -> Connection:
+    """Connection for one named cloud of one clouds.yaml, ignoring every other config file."""
+    path = Path(clouds_yaml)
+    if not path.is_file():
+        raise FileNotFoundError(f"clouds.yaml not found: {path}")
+    from openstack.config.loader import OpenStackConfig
+    from openstack.connection import Connection
+
+    config = OpenStackConfig(
+        config_files=[str(path)], vendor_files=[], secure_files=[], load_envvars=False
+    )
+    if cloud_name not in config.get_cloud_names():
+        raise ValueError(f"cloud {cloud_name!r} is not in {path}")
+    return Connection(config=config.get_one(cloud=cloud_name), app_name=APP_NAME)
+
+
+def service_types(conn: Connection) -> set[str]:
+    """Service types in the catalog of the connection's token."""
+    catalog = conn.session.auth.get_access(conn.session).service_catalog  # type: ignore[union-attr]
+    return {entry.get("type", "") for entry in catalog.catalog}

@@ -1,0 +1,50 @@
+"""Idempotent Nova keypair upload: the amphora SSH key under the name octavia.conf uses.
+
+Nova keypairs belong to the user that uploads them, and Octavia boots amphorae as its
+service user: on the unit the plan connects with those credentials, so the keypair lands
+where Octavia looks for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from charmed_octavia.cloud.outcomes import ConflictError, Ensured, InvalidParameter, check_name
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+
+def key_material(public_key: str) -> str:
+    """``type base64`` of an OpenSSH public-key line, without its comment."""
+    parts = public_key.split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+        raise InvalidParameter("not an OpenSSH public-key line")
+    return f"{parts[0]} {parts[1]}"
+
+
+def ensure_keypair(conn: Connection, name: str, public_key: str) -> Ensured:
+    check_name("keypair", name)
+    wanted = key_material(public_key)
+    existing = conn.compute.find_keypair(name, ignore_missing=True)
+    if existing is not None:
+        actual = key_material(existing.public_key or "")
+        if actual != wanted:
+            raise ConflictError(
+                "keypair",
+                name,
+                [f"public key: existing {existing.fingerprint}, wanted another key"],
+            )
+        return Ensured("keypair", name, name, "reused", {"fingerprint": existing.fingerprint})
+    created = conn.compute.create_keypair(name=name, public_key=public_key)
+    return Ensured("keypair", name, name, "created", {"fingerprint": created.fingerprint})
+
+
+def delete_keypair(conn: Connection, name: str) -> bool:
+    from openstack import exceptions
+
+    try:
+        conn.compute.delete_keypair(name, ignore_missing=False)
+    except exceptions.NotFoundException:
+        return False
+    return True

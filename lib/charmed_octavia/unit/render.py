@@ -1,0 +1,134 @@
+"""The files the Octavia services read, rendered from templates/ with jinja2.
+
+``desired_files`` turns the configuration and the relations' data into every managed file's
+content and ownership, or None for a managed file that must not exist (the paths, and which
+service reads which file, are the machine's: ``machine``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from charmed_octavia.unit.config import HEALTH_MANAGER_PORT, CharmConfig
+from charmed_octavia.unit.machine import (
+    AMQP_CA,
+    APACHE_SITE,
+    CONTROLLER_CA,
+    CONTROLLER_CERT,
+    DB_CA,
+    ISSUING_CA,
+    ISSUING_CA_KEY,
+    OCTAVIA_CONF,
+    TLS_FILES,
+    File,
+)
+from charmed_octavia.unit.relations import (
+    API_PORT,
+    AmqpCredentials,
+    DatabaseCredentials,
+    IdentityCredentials,
+)
+
+# Files readable by the services' group only: they hold passwords and keys.
+_PRIVATE = {"mode": 0o640, "owner": "root", "group": "octavia"}
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    """Everything the rendered files depend on."""
+
+    config: CharmConfig
+    identity: IdentityCredentials
+    database: DatabaseCredentials
+    amqp: AmqpCredentials
+    # Shared by every unit through the peer relation (the leader makes them).
+    heartbeat_key: str
+    server_certs_key_passphrase: str
+    # The unit's address that amphorae send heartbeats to, when not configured.
+    unit_address: str
+
+
+def environment(templates_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - INI and apache config, not HTML
+    )
+
+
+def octavia_context(inp: RenderInput) -> dict[str, object]:
+    """The values octavia.conf.j2 uses."""
+    cfg = inp.config
+    tls = cfg.tls()
+    internal = cfg.use_internal_endpoints
+    bind_ip = cfg.health_manager_bind_ip or inp.unit_address
+    # Octavia splits each entry at its last colon: IPv6 addresses go without brackets.
+    controllers = cfg.controller_ip_port_list or f"{bind_ip}:{HEALTH_MANAGER_PORT}"
+    db = inp.database
+    # Recycle pooled connections before the server drops them for idling.
+    recycle = min(3600, max(1, db.wait_timeout - 10)) if db.wait_timeout else None
+    return {
+        "debug": cfg.debug,
+        "transport_url": inp.amqp.transport_url,
+        "amqp_ca": AMQP_CA if inp.amqp.ssl_ca else "",
+        "database_url": db.url(ssl_ca_path=DB_CA if db.ssl_ca else ""),
+        "database_recycle": recycle,
+        "identity": inp.identity,
+        "auth_url": inp.identity.auth_url(internal),
+        "www_authenticate_uri": inp.identity.public_auth_url,
+        "region": cfg.region,
+        "endpoint_type": "internalURL" if internal else "publicURL",
+        "interface": "internal" if internal else "public",
+        "config": cfg,
+        "boot_networks": ",".join(cfg.boot_networks),
+        "secgroups": ",".join(cfg.secgroups),
+        "tls": bool(tls.issuing_ca),
+        "issuing_ca": ISSUING_CA,
+        "issuing_ca_key": ISSUING_CA_KEY,
+        "issuing_ca_passphrase": tls.issuing_ca_passphrase,
+        "controller_ca": CONTROLLER_CA,
+        "controller_cert": CONTROLLER_CERT,
+        "server_certs_key_passphrase": inp.server_certs_key_passphrase,
+        "health_manager_bind_ip": bind_ip,
+        "health_manager_port": HEALTH_MANAGER_PORT,
+        "controller_ip_port_list": controllers,
+        "heartbeat_key": inp.heartbeat_key,
+    }
+
+
+def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | None]:
+    """Every managed file: its wanted content, or None if it must not exist."""
+    env = environment(templates_dir)
+    tls = inp.config.tls()
+    files: dict[str, File | None] = {
+        OCTAVIA_CONF: File(
+            OCTAVIA_CONF,
+            env.get_template("octavia.conf.j2").render(octavia_context(inp)).encode(),
+            **_PRIVATE,
+        ),
+        APACHE_SITE: File(
+            APACHE_SITE,
+            env.get_template("octavia-api.conf.j2").render(port=API_PORT).encode(),
+        ),
+    }
+    for path, pem in (
+        (ISSUING_CA, tls.issuing_ca),
+        (ISSUING_CA_KEY, tls.issuing_ca_key),
+        (CONTROLLER_CA, tls.controller_ca),
+        (CONTROLLER_CERT, tls.controller_cert),
+        (DB_CA, inp.database.ssl_ca),
+        (AMQP_CA, inp.amqp.ssl_ca),
+    ):
+        files[path] = File(path, pem.encode(), **_PRIVATE) if pem else None
+    return files
+
+
+def managed_paths() -> tuple[str, ...]:
+    """Every path ``desired_files`` may write."""
+    return (OCTAVIA_CONF, APACHE_SITE, *TLS_FILES, DB_CA, AMQP_CA)

@@ -1,0 +1,135 @@
+"""Rendering octavia.conf and the apache site from the config and the relations' data."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+from pathlib import Path
+
+from charmed_octavia.unit import machine, render
+from charmed_octavia.unit.config import CharmConfig
+
+from tests.unit.charm_data import full_render_input
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+
+
+def parse(text: bytes) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=True, default_section="__none__")
+    parser.read_string(text.decode())
+    return parser
+
+
+def conf_of(inp) -> configparser.RawConfigParser:
+    file = render.desired_files(inp, TEMPLATES)[machine.OCTAVIA_CONF]
+    assert file is not None
+    return parse(file.content)
+
+
+def test_full_render_has_every_value_in_its_section():
+    # Arrange
+    inp = full_render_input()
+
+    # Act
+    conf = conf_of(inp)
+
+    # Assert
+    assert conf["DEFAULT"]["debug"] == "true"
+    assert conf["DEFAULT"]["transport_url"].count("@10.5.0.2") == 3
+    assert conf["database"]["connection"].endswith("?ssl_ca=/etc/octavia/database-ca.pem")
+    assert conf["keystone_authtoken"]["auth_url"] == "http://10.5.0.11:5000"
+    assert conf["service_auth"]["project_name"] == "services"
+    cw = conf["controller_worker"]
+    assert (cw["amp_image_tag"], cw["amp_ssh_key_name"], cw["amp_flavor_id"]) == (
+        "amphora-jammy",
+        "amphora-backdoor",
+        "10",
+    )
+    assert cw["amp_boot_network_list"] == "3e4d1c2b-aaaa-4bbb-8ccc-000000000001"
+    assert cw["amp_secgroup_list"].count(",") == 1
+    assert cw["loadbalancer_topology"] == "ACTIVE_STANDBY"
+    assert cw["client_ca"] == machine.CONTROLLER_CA
+    certs = conf["certificates"]
+    assert (certs["cert_manager"], certs["region_name"], certs["endpoint_type"]) == (
+        "barbican_cert_manager",
+        "RegionTwo",
+        "internalURL",
+    )
+    assert conf["haproxy_amphora"]["connection_max_retries"] == "300"
+    assert conf["haproxy_amphora"]["server_ca"] == machine.ISSUING_CA
+    hm = conf["health_manager"]
+    assert hm["bind_ip"] == "fc00:8c8e:8682:b866::1"
+    assert (
+        hm["controller_ip_port_list"] == "fc00:8c8e:8682:b866::1:5555,fc00:8c8e:8682:b866::2:5555"
+    )
+    assert hm["heartbeat_key"] == "h" * 32
+    assert conf["nova"]["enable_anti_affinity"] == "true"
+    assert conf["nova"]["anti_affinity_policy"] == "soft-anti-affinity"
+    assert conf["neutron"]["valid_interfaces"] == "internal"
+    assert conf["oslo_messaging_rabbit"]["ssl_ca_file"] == machine.AMQP_CA
+    assert conf["oslo_middleware"]["enable_proxy_headers_parsing"] == "true"
+
+
+def test_defaults_leave_optional_values_out_and_use_the_unit_address():
+    # Arrange
+    inp = dataclasses.replace(full_render_input(with_tls=False), config=CharmConfig())
+
+    # Act
+    conf = conf_of(inp)
+
+    # Assert
+    for option in ("amp_flavor_id", "amp_boot_network_list", "amp_secgroup_list", "client_ca"):
+        assert option not in conf["controller_worker"]
+    assert "ca_private_key" not in conf["certificates"]
+    assert conf["health_manager"]["controller_ip_port_list"] == "10.5.0.5:5555"
+    assert conf["certificates"]["endpoint_type"] == "publicURL"
+    assert conf["keystone_authtoken"]["auth_url"] == "http://10.5.0.10:35357"
+
+
+def test_files_and_their_ownership():
+    # Act
+    files = render.desired_files(full_render_input(), TEMPLATES)
+
+    # Assert
+    assert set(files) == set(render.managed_paths())
+    for path, file in files.items():
+        assert file is not None
+        if path == machine.APACHE_SITE:
+            assert (file.mode, file.owner, file.group) == (0o644, "root", "root")
+        else:
+            assert (file.mode, file.owner, file.group) == (0o640, "root", "octavia")
+    key = files[machine.ISSUING_CA_KEY]
+    assert key is not None and key.content.startswith(b"-----BEGIN PRIVATE KEY-----")
+
+
+def test_without_tls_the_optional_files_must_not_exist():
+    # Act
+    files = render.desired_files(full_render_input(with_tls=False), TEMPLATES)
+
+    # Assert
+    assert files[machine.ISSUING_CA] is None and files[machine.CONTROLLER_CERT] is None
+    assert files[machine.DB_CA] is not None
+
+
+def test_apache_site_serves_the_wsgi_script_on_9876():
+    # Act
+    site = render.desired_files(full_render_input(), TEMPLATES)[machine.APACHE_SITE]
+
+    # Assert
+    assert site is not None
+    text = site.content.decode()
+    assert "Listen 9876\n" in text and "<VirtualHost *:9876>" in text
+    assert "WSGIScriptAlias / /usr/bin/octavia-wsgi" in text
+    assert "user=octavia group=octavia" in text
+
+
+def test_rendering_is_deterministic():
+    # Arrange
+    inp = full_render_input()
+
+    # Act
+    first = render.desired_files(inp, TEMPLATES)
+    second = render.desired_files(inp, TEMPLATES)
+
+    # Assert
+    assert first == second
