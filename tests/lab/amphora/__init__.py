@@ -38,8 +38,10 @@ Why the simulation is faithful where the verdict depends on it:
 The package by part: ``cgroup`` (the memory cgroup), ``sshd`` (sshd and its sessions' fakes),
 ``haproxy`` (rendering, check, start, reload and their waits), ``scripts/`` (the shell
 programs installed into the amphora), ``driver`` (the octavia-worker's amphora driver, with
-``driver_render.py``) and ``templater.py`` (the render for ``LabAmphora`` itself). Everything
-the driver imports at module level is standard library: it runs in the lab venv.
+``driver_render.py``) and ``templater.py`` (the render for ``LabAmphora`` itself). The driver
+runs in the octavia-worker, in the lab venv: what it imports of ``tests.lab`` (this package
+included) is standard library only at module level; ``charmed_octavia`` and
+``tests.certificates`` are imported inside the methods that use them.
 
 Usage::
 
