@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.certificates import self_signed
 from tests.lab.amphora import HAPROXY, free_port
 
 SIZES = [0, 250_000, 500_000, 1_000_000, 2_000_000, 4_000_000]
@@ -57,29 +58,8 @@ def worker_vsz_kb(workdir: Path, cachesize: int) -> int:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=bench",
-                "-keyout",
-                str(workdir / "k.pem"),
-                "-out",
-                str(workdir / "c.pem"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        (workdir / "crt.pem").write_text(
-            (workdir / "c.pem").read_text() + (workdir / "k.pem").read_text()
-        )
+        bench = self_signed("bench", key_type="rsa", days=1)
+        (workdir / "crt.pem").write_text(bench.cert_pem + bench.key_pem())
         rows = [(size, worker_vsz_kb(workdir, size)) for size in SIZES]
     base_kb = rows[0][1]
     base_mib = base_kb // 1024

@@ -1,4 +1,5 @@
-"""Process groups and the lab's state file (standard library only: the watchdog uses it).
+"""Process groups, the lab's state file and free ports on 127.0.0.1 (standard library only:
+the watchdog, and the lab amphora's driver in the lab venv, use it).
 
 Every server the lab starts leads its own process group (``start_new_session``), so stopping
 a service signals that group and nothing else: other users' processes of the same programs
@@ -140,6 +141,27 @@ def stop_groups(pgids: list[int], timeout: float = 10.0) -> None:
     for pgid in pgids:
         if group_alive(pgid):
             stop_group(pgid, timeout=0)
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports on 127.0.0.1 (held together so that none is handed out twice)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:

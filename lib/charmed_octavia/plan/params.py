@@ -29,8 +29,8 @@ def no_progress(message: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class PlanParams:
-    """Every value the bug's test plan hard-codes, with the plan's value as default (the flavors' are
-    ``flavors.XxlargeSpec``'s). Validated when made (``InvalidParameter``)."""
+    """Every value the bug's test plan hard-codes, with the plan's value as default (the
+    flavors' are ``flavors.XxlargeSpec``'s). Validated when made (``InvalidParameter``)."""
 
     run_id: str = ""
     keypair_name: str = "amphora-backdoor"

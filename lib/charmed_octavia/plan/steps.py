@@ -1,7 +1,7 @@
-"""The test plan's steps, in one table: the bug's test plan, command by command (keypair, Nova flavor,
-flavorprofile, Octavia flavor, TLS bundle in Barbican, load balancer, amphora preparation,
-TERMINATED_HTTPS listener, pool, extra reloads, the amphora OOM check), then the verdict and
-the cleanup.
+"""The test plan's steps, in one table: the bug's test plan command by command (keypair,
+Nova flavor, flavorprofile, Octavia flavor, TLS bundle in Barbican, load balancer, amphora
+preparation, TERMINATED_HTTPS listener, pool, extra reloads, the amphora OOM check), then the
+verdict and the cleanup.
 
 Each step is a function of the run (``PlanRun``) and its ``StepResult``: it sets the status
 (``ok`` unless it says otherwise) and the evidence, records what it creates before creating it,

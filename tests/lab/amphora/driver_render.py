@@ -1,6 +1,6 @@
 """Render haproxy.cfg for the lab amphora driver with another Octavia release's templater.
 
-Run by ``amphora_driver.LabAmphoraDriver`` with the worker's python: ``--octavia-path`` (an
+Run by ``driver.LabAmphoraDriver`` with the worker's python: ``--octavia-path`` (an
 unpacked octavia wheel, e.g. 17.0.1) goes first on ``sys.path``, ``--config-file`` are the
 worker's own octavia.conf files, and stdin is the pickled templater input the worker built
 from its load balancer model (amphora, listeners, tls_certs, haproxy_versions, amp_details).

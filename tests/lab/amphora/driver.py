@@ -13,7 +13,7 @@ real haproxy driver and the amphora agent do, on the lab amphora:
   model the worker passes, with ``amp_details`` as the amphora agent reports them (memory from
   the lab amphora's memory cgroup, the lab haproxy's version): ``templater = vulnerable`` uses
   the worker's own octavia, ``fixed`` renders the same pickled model with octavia 17.0.1's
-  package first on ``sys.path`` (``amphora_driver_render.py``, a separate process because one
+  package first on ``sys.path`` (``driver_render.py``, a separate process because one
   process cannot hold two releases of the ``octavia`` package);
 - as the agent: ``haproxy -c`` on the new file before it replaces ``haproxy.cfg``; then the
   unit's reload (``SIGUSR2`` to the master) or, if haproxy is not running, its start (master-
@@ -22,6 +22,8 @@ real haproxy driver and the amphora agent do, on the lab amphora:
 - records each render and its outcome as one JSON line in ``<root>/run/driver-events.jsonl``.
 
 Configuration: the ``[lab_amphora]`` section of octavia.conf (``LabAmphora.octavia_overrides``).
+The worker imports this module with ``PYTHONPATH=<amphora_plugin>:<repository root>``: what it
+imports from ``tests.lab`` is standard library only.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from octavia.common.tls_utils import cert_parser  # pyright: ignore[reportMissin
 from oslo_log import log as logging  # pyright: ignore[reportMissingImports]
 from stevedore import driver as stevedore_driver  # pyright: ignore[reportMissingImports]
 
-from tests.lab import amphora as lab_amphora
+from tests.lab.amphora import cgroup, haproxy
+from tests.lab.files import write_private
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -61,7 +64,7 @@ CONF.register_opts(
         cfg.IntOpt("memory_bytes", help="The lab amphora's memory (its cgroup limit)."),
         cfg.StrOpt("templater", choices=["vulnerable", "fixed"], default="vulnerable"),
         cfg.StrOpt("fixed_octavia_path", help="Directory holding octavia 17.0.1's package."),
-        cfg.StrOpt("haproxy", default=lab_amphora.HAPROXY),
+        cfg.StrOpt("haproxy", default=haproxy.HAPROXY),
         cfg.FloatOpt("settle_timeout", default=60.0),
     ],
     group="lab_amphora",
@@ -152,10 +155,10 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         paths = []
         for cert in certs:
             path = directory / f"{cert.id}.pem"
-            _write_private(path, cert_parser.build_pem(cert))
+            write_private(path, cert_parser.build_pem(cert))
             paths.append(str(path))
         # The crt-list haproxy reads, named after the listener, as the driver uploads it.
-        _write_private(directory / f"{listener.id}.pem", ("\n".join(paths) + "\n").encode())
+        write_private(directory / f"{listener.id}.pem", ("\n".join(paths) + "\n").encode())
         return {listener.tls_certificate_id: data["tls_cert"]}
 
     # -- rendering -------------------------------------------------------------------------
@@ -174,9 +177,7 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
             "hostname": self.root.name,
             "api_version": "1.0",
             "haproxy_version": self._haproxy_version(),
-            "memory": lab_amphora.cgroup_meminfo_kb(
-                self.cgroup_dir, CONF.lab_amphora.memory_bytes
-            ),
+            "memory": cgroup.cgroup_meminfo_kb(self.cgroup_dir, CONF.lab_amphora.memory_bytes),
             "cpu_count": 1,
             "active_tuned_profiles": "",
             "topology": consts.TOPOLOGY_SINGLE,
@@ -207,7 +208,7 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         )
         cmd = [
             sys.executable,
-            str(Path(__file__).with_name("amphora_driver_render.py")),
+            str(Path(__file__).with_name("driver_render.py")),
             "--octavia-path",
             str(CONF.lab_amphora.fixed_octavia_path),
         ]
@@ -230,6 +231,7 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
             "pid": lb_dir / "haproxy.pid",
             "master_socket": self.root / "run" / f"{lb_id}.master.sock",
             "user_group": self.base_path / "haproxy-default-user-group.conf",
+            "wrapper": self.root / "bin" / "amphora-haproxy",
         }
 
     def _master_pid(self, lb_id: str) -> int | None:
@@ -244,14 +246,13 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
     ) -> None:
         paths = self._paths(lb_id)
         paths["dir"].mkdir(parents=True, exist_ok=True)
-        wrapper = str(self.root / "bin" / "amphora-haproxy")
         new = paths["dir"] / "haproxy.cfg.new"
-        _write_private(new, config.encode())
-        kills_before = lab_amphora.cgroup_oom_kills(self.cgroup_dir)
+        write_private(new, config.encode())
+        kills_before = cgroup.cgroup_oom_kills(self.cgroup_dir)
         # The agent checks an uploaded configuration inside the amphora: with a vulnerable
         # cache size the check itself can be OOM-killed there, and the upload is refused.
         check = subprocess.run(
-            [wrapper, "check", "-f", str(new), "-f", str(paths["user_group"])],
+            [str(paths["wrapper"]), "check", "-f", str(new), "-f", str(paths["user_group"])],
             capture_output=True,
             text=True,
             check=False,
@@ -268,7 +269,7 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         }
         if check.returncode:
             new.unlink()
-            kills = lab_amphora.cgroup_oom_kills(self.cgroup_dir) - kills_before
+            kills = cgroup.cgroup_oom_kills(self.cgroup_dir) - kills_before
             if kills:
                 time.sleep(1)  # let the kernel finish printing its report
             event.update(
@@ -285,50 +286,57 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         if master is not None:
             # The amphora unit's ExecReload: SIGUSR2 to the master.
             event["action"] = "reload"
-            old = set(lab_amphora.child_pids(master))
+            old = set(haproxy.child_pids(master))
             os.kill(master, signal.SIGUSR2)
         else:
             event["action"] = "start"
             old = set()
-            vips = [loadbalancer.vip.ip_address] + [
-                v.ip_address for v in (getattr(loadbalancer, "additional_vips", None) or [])
-            ]
-            started = subprocess.run(
-                [
-                    wrapper,
-                    "start",
-                    ",".join(v for v in vips if v),
-                    "-W",
-                    "-D",
-                    "-S",
-                    str(paths["master_socket"]),
-                    "-f",
-                    str(paths["config"]),
-                    "-f",
-                    str(paths["user_group"]),
-                    "-p",
-                    str(paths["pid"]),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=60,
-            )
-            master = self._master_pid(lb_id)
-            if started.returncode or master is None:
-                event["start_returncode"] = started.returncode
-                self._record(event)
-                raise RuntimeError(
-                    f"haproxy did not start (exit {started.returncode}): "
-                    f"{started.stdout}{started.stderr}"[-2000:]
-                )
+            master = self._start(lb_id, loadbalancer, event)
         event.update(
-            lab_amphora.wait_for_reload(
+            haproxy.wait_for_reload(
                 self.cgroup_dir, master, old, kills_before, CONF.lab_amphora.settle_timeout
             )
         )
         self._record(event)
         LOG.info("Lab amphora %s for load balancer %s: %s", event["action"], lb_id, event)
+
+    def _start(self, lb_id: str, loadbalancer: Any, event: dict[str, Any]) -> int:
+        """The amphora unit's start: the master, daemonized, in the cgroup and in its own
+        network namespace holding the VIPs; its PID."""
+        paths = self._paths(lb_id)
+        vips = [loadbalancer.vip.ip_address] + [
+            v.ip_address for v in (getattr(loadbalancer, "additional_vips", None) or [])
+        ]
+        started = subprocess.run(
+            [
+                str(paths["wrapper"]),
+                "start",
+                ",".join(v for v in vips if v),
+                "-W",
+                "-D",
+                "-S",
+                str(paths["master_socket"]),
+                "-f",
+                str(paths["config"]),
+                "-f",
+                str(paths["user_group"]),
+                "-p",
+                str(paths["pid"]),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        master = self._master_pid(lb_id)
+        if started.returncode or master is None:
+            event["start_returncode"] = started.returncode
+            self._record(event)
+            raise RuntimeError(
+                f"haproxy did not start (exit {started.returncode}): "
+                f"{started.stdout}{started.stderr}"[-2000:]
+            )
+        return master
 
     def _stop(self, lb_id: str) -> None:
         """The agent's listener delete: stop haproxy and remove the load balancer's files."""
@@ -355,9 +363,3 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
 def _first_int(pattern: re.Pattern[str], text: str) -> int | None:
     match = pattern.search(text)
     return int(match.group(1)) if match else None
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)

@@ -1,0 +1,169 @@
+"""Octavia: the lab's load-balancer API and worker (noop drivers unless overridden), and the CA
+the worker needs for amphora certificates even with the noop amphora driver."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from tests.lab.files import Sections, merge_sections, tail, write_ini, write_private
+from tests.lab.services import (
+    POLICY,
+    REGION,
+    Context,
+    Service,
+    http_ok,
+    keystone,
+    mariadb,
+    rabbitmq,
+)
+
+PROCESSES = ("octavia-api", "octavia-worker")
+# The worker logs this once its RPC consumer has declared its queues on RabbitMQ.
+WORKER_READY_MARK = "Creating fanout queue: octavia_provisioning_v2"
+
+
+def conf_path(lab_dir: Path) -> Path:
+    """The octavia.conf of API and worker."""
+    return lab_dir / "octavia" / "octavia.conf"
+
+
+def ca_paths(lab_dir: Path) -> tuple[Path, Path]:
+    """The CA's certificate and (encrypted) private key."""
+    return lab_dir / "octavia" / "ca.pem", lab_dir / "octavia" / "ca.key"
+
+
+def write_ca(ctx: Context) -> tuple[Path, Path]:
+    """A self-signed CA (RSA) whose key is encrypted with ``ctx.passwords["ca"]``, in OpenSSL's
+    traditional format as ``[certificates] ca_private_key`` is read."""
+    # Built in the test process (cryptography); no lab venv process imports tests.certificates.
+    from tests.certificates import self_signed
+
+    ca = self_signed(
+        "charmed-octavia lab CA",
+        key_type="rsa",
+        ca=True,
+        days=30,
+        backdate=datetime.timedelta(minutes=5),
+    )
+    cert_path, key_path = ca_paths(ctx.dir)
+    cert_path.write_text(ca.cert_pem)
+    write_private(key_path, ca.key_pem(ctx.passwords["ca"], traditional=True))
+    return cert_path, key_path
+
+
+def _certificates(ctx: Context) -> dict[str, str]:
+    cert, key = ca_paths(ctx.dir)
+    return {
+        "cert_manager": "barbican_cert_manager",
+        "barbican_auth": "barbican_acl_auth",
+        "ca_certificate": str(cert),
+        "ca_private_key": str(key),
+        "ca_private_key_passphrase": ctx.passwords["ca"],
+        "server_certs_key_passphrase": secrets.token_hex(16),
+        "region_name": REGION,
+        "endpoint_type": "internal",
+    }
+
+
+def _controller_worker(ctx: Context) -> dict[str, str]:
+    return {
+        "amphora_driver": "amphora_noop_driver",
+        "compute_driver": "compute_noop_driver",
+        "network_driver": "network_noop_driver",
+        "image_driver": "image_noop_driver",
+        "volume_driver": "volume_noop_driver",
+        "amp_ssh_key_name": "amphora-backdoor",
+        "amp_image_tag": "amphora",
+        "amp_flavor_id": "amphora",
+        "amp_boot_network_list": "00000000-0000-4000-8000-000000000001",
+        "amp_secgroup_list": "00000000-0000-4000-8000-000000000002",
+        "loadbalancer_topology": "SINGLE",
+        "client_ca": str(ca_paths(ctx.dir)[0]),
+        "workers": "1",
+    }
+
+
+def _sections(ctx: Context) -> Sections:
+    port = ctx.ports["octavia"]
+    authtoken = keystone.authtoken(ctx, "octavia")
+    return {
+        "DEFAULT": {"debug": "false", "transport_url": rabbitmq.transport_url(ctx)},
+        "api_settings": {
+            "bind_host": "127.0.0.1",
+            "bind_port": str(port),
+            "auth_strategy": "keystone",
+            "api_base_uri": f"http://127.0.0.1:{port}",
+        },
+        "database": {"connection": mariadb.url(ctx, "octavia")},
+        "keystone_authtoken": authtoken,
+        "service_auth": {
+            k: v
+            for k, v in authtoken.items()
+            if k not in ("www_authenticate_uri", "service_token_roles_required")
+        },
+        "certificates": _certificates(ctx),
+        "controller_worker": _controller_worker(ctx),
+        "haproxy_amphora": {"server_ca": str(ca_paths(ctx.dir)[0])},
+        "health_manager": {
+            "heartbeat_key": secrets.token_hex(16),
+            "controller_ip_port_list": "127.0.0.1:5555",
+        },
+        "task_flow": {"jobboard_enabled": "false"},
+        "nova": {"region_name": REGION, "endpoint_type": "internal"},
+        "neutron": {"region_name": REGION, "valid_interfaces": "internal"},
+        "glance": {"region_name": REGION, "valid_interfaces": "internal"},
+        "cinder": {"region_name": REGION, "valid_interfaces": "internal"},
+        "oslo_concurrency": {"lock_path": str(ctx.dir / "octavia" / "lock")},
+        "oslo_policy": POLICY,
+    }
+
+
+def configure(ctx: Context, *, overrides: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """One octavia.conf for API and worker (with the lab's ``overrides``), and the API's
+    extra file adding the Nova compute driver. Needs the CA (``write_ca``) first."""
+    (ctx.dir / "octavia" / "lock").mkdir()
+    write_ini(conf_path(ctx.dir), merge_sections(_sections(ctx), overrides))
+    write_ini(
+        ctx.dir / "octavia" / "octavia-api.conf",
+        {"controller_worker": {"compute_driver": "compute_nova_driver"}},
+    )
+
+
+def start(
+    ctx: Context,
+    *,
+    broker_ready: Callable[[], object],
+    worker_pythonpath: Sequence[Path] = (),
+) -> None:
+    """Migrate the schema, start the API under gunicorn, then (once ``broker_ready`` returns)
+    the worker, with ``worker_pythonpath`` as its PYTHONPATH when given."""
+    conf = conf_path(ctx.dir)
+    ctx.run(
+        "octavia-api",
+        [str(ctx.venv_bin / "octavia-db-manage"), "--config-file", str(conf), "upgrade", "head"],
+    )
+    svc = ctx.gunicorn("octavia-api", ctx.ports["octavia"], conf)
+    svc.env["LAB_APP_EXTRA_CONFIG"] = str(ctx.dir / "octavia" / "octavia-api.conf")
+    ctx.spawn(svc)
+    broker_ready()
+    env = ctx.venv_env("octavia-worker")
+    if worker_pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in worker_pythonpath)
+    ctx.spawn(
+        Service(
+            "octavia-worker",
+            [str(ctx.venv_bin / "octavia-worker"), "--config-file", str(conf)],
+            env,
+            ctx.log("octavia-worker"),
+        )
+    )
+
+
+def probe(service: Service, token: str | None) -> bool:
+    if service.name == "octavia-worker":
+        return WORKER_READY_MARK in tail(service.log, 400)
+    return http_ok(service, "/v2/lbaas/loadbalancers", token)
