@@ -88,6 +88,13 @@ def _delete_secret(conn: Connection, resource: ResourceRecord, how: Deletion) ->
     return _gone(barbican.delete_secret(conn, resource.id))
 
 
+def _compute_flavor(profile: dict[str, Any]) -> str | None:
+    """The Nova flavor a flavorprofile view names (its flavor data may not be an object)."""
+    data = profile["flavor_data"]
+    value = data.get("compute_flavor") if isinstance(data, dict) else None
+    return None if value is None else str(value)
+
+
 def _find_nova_flavor(conn: Connection, record: RunRecord, resource: ResourceRecord) -> str | None:
     mark = nova_description(record.run_id)
     named = flavors.nova_flavors_named(conn, resource.name)
@@ -100,10 +107,7 @@ def _delete_nova_flavor(
     del how
     assert resource.id is not None
     users = [
-        p["name"]
-        for p in flavors.all_flavorprofiles(conn)
-        if isinstance(p["flavor_data"], dict)
-        and str(p["flavor_data"].get("compute_flavor")) == resource.id
+        p["name"] for p in flavors.all_flavorprofiles(conn) if _compute_flavor(p) == resource.id
     ]
     if users:
         return "kept", f"in use by flavorprofile {', '.join(users)}"
@@ -115,14 +119,8 @@ def _find_flavorprofile(
 ) -> str | None:
     del record
     compute = resource.extra.get("compute_flavor")
-    return _first(
-        [
-            f["id"]
-            for f in flavors.flavorprofiles_named(conn, resource.name)
-            if isinstance(f["flavor_data"], dict)
-            and f["flavor_data"].get("compute_flavor") == compute
-        ]
-    )
+    named = flavors.flavorprofiles_named(conn, resource.name)
+    return _first([p["id"] for p in named if compute and _compute_flavor(p) == str(compute)])
 
 
 def _find_lb_flavor(conn: Connection, record: RunRecord, resource: ResourceRecord) -> str | None:
