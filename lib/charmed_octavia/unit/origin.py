@@ -214,6 +214,10 @@ def charmhelpers_fetch() -> ModuleType:
     charmhelpers.fetch takes about 0.4 s to import (distutils through setuptools), so only the
     code that changes packages or apt sources imports it.
     """
+    from charmed_octavia.unit import distutils_version
+
+    # Before charmhelpers: its hookenv imports distutils, which Python 3.12 lacks.
+    distutils_version.install()
     import charmhelpers.fetch
     import charmhelpers.fetch.ubuntu
 

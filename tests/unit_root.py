@@ -1,0 +1,157 @@
+"""A unit's root file system on this machine: an overlay of ``/`` whose writes land in a
+directory of the test's, entered through a private mount namespace and ``chroot``.
+
+What a charm hook or a packaged service does to ``/etc``, ``/usr`` or ``/var`` (apt sources,
+octavia.conf, apache's site, users and groups) stays in ``upper``; this machine's files are
+never touched. ``put`` places a file as the unit has it (an Ubuntu ``os-release``, a package's
+program); ``run`` executes a command inside. ``/proc``, ``/sys``, ``/dev`` and ``/run`` are this
+machine's, bound in, so processes, sockets and cgroups work as usual. Every ``run`` mounts the
+same upper directory again: the unit's changes persist from one command to the next.
+
+Needs root, ``unshare`` and overlayfs; ``unavailable_reason`` says why not.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+UNSHARE = "/usr/bin/unshare"
+# Bound in from this machine: kernel interfaces, devices, runtime sockets.
+_BOUND = ("proc", "sys", "dev", "run")
+
+UBUNTU = {
+    "22.04": ("jammy", "Jammy Jellyfish"),
+    "24.04": ("noble", "Noble Numbat"),
+}
+
+
+def ubuntu_os_release(version: str) -> str:
+    """/etc/os-release of an Ubuntu release, as charmcraft, charmhelpers and the charm read it."""
+    codename, name = UBUNTU[version]
+    return (
+        f'PRETTY_NAME="Ubuntu {version} LTS"\nNAME="Ubuntu"\nVERSION_ID="{version}"\n'
+        f'VERSION="{version} LTS ({name})"\nVERSION_CODENAME={codename}\nID=ubuntu\n'
+        f"ID_LIKE=debian\nUBUNTU_CODENAME={codename}\n"
+    )
+
+
+def ubuntu_lsb_release(version: str) -> str:
+    codename, _ = UBUNTU[version]
+    return (
+        f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={version}\nDISTRIB_CODENAME={codename}\n"
+        f'DISTRIB_DESCRIPTION="Ubuntu {version} LTS"\n'
+    )
+
+
+def unavailable_reason() -> str | None:
+    """Why no unit root can be made here, or None."""
+    if os.geteuid() != 0:
+        return "a unit root needs root (mount namespace, overlayfs, chroot)"
+    if not Path(UNSHARE).exists():
+        return f"{UNSHARE} is missing (util-linux)"
+    with tempfile.TemporaryDirectory(prefix="unit-root-probe-") as tmp:
+        root = UnitRoot(Path(tmp))
+        try:
+            root.run(["/bin/true"], timeout=30)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            return f"cannot mount an overlay of / here: {exc}"
+    return None
+
+
+class UnitRoot:
+    """See the module docstring. ``base`` holds ``upper``, ``work`` and the mount point."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = Path(base)
+        self.upper = self.base / "upper"
+        self.work = self.base / "work"
+        self.merged = self.base / "merged"
+        for path in (self.upper, self.work, self.merged):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def path(self, inside: str) -> Path:
+        """Where a path of the unit is written in the upper layer."""
+        return self.upper / inside.lstrip("/")
+
+    def put(self, inside: str, content: str | bytes, mode: int = 0o644) -> Path:
+        """Place a file at ``inside`` (replacing a file or symlink of this machine's)."""
+        target = self.path(inside)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        data = content.encode() if isinstance(content, str) else content
+        target.write_bytes(data)
+        target.chmod(mode)
+        return target
+
+    def link(self, inside: str, points_to: str) -> None:
+        """Make ``inside`` a symbolic link to ``points_to``."""
+        target = self.path(inside)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        target.symlink_to(points_to)
+
+    def as_ubuntu(self, version: str) -> None:
+        """Make the unit an Ubuntu ``version`` (22.04, 24.04) as programs read it."""
+        # /etc/os-release is a link to /usr/lib/os-release on Debian and Ubuntu alike.
+        self.put("/usr/lib/os-release", ubuntu_os_release(version))
+        self.put("/etc/lsb-release", ubuntu_lsb_release(version))
+
+    def _script(self, argv: Sequence[str], cwd: str) -> str:
+        mounts = [
+            f"mount -t overlay overlay -o lowerdir=/,upperdir={self.upper},"
+            f"workdir={self.work} {self.merged}",
+            *(f"mount --rbind /{name} {self.merged}/{name}" for name in _BOUND),
+        ]
+        command = shlex.join(["chroot", str(self.merged), "/bin/sh", "-c", 'cd "$0" && exec "$@"'])
+        return " && ".join(mounts) + f" && exec {command} {shlex.join([cwd, *argv])}"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "/",
+        input: str | bytes | None = None,
+        timeout: float = 300,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside the unit root; its output is returned as text."""
+        script = self._script(argv, cwd)
+        return subprocess.run(
+            [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            env=dict(env) if env is not None else None,
+            input=input.decode() if isinstance(input, bytes) else input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    def popen(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "/",
+        **kwargs: object,
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` inside the unit root and return at once (a server: the caller stops
+        it by its PID, which leads the process group of the namespace's processes)."""
+        script = self._script(argv, cwd)
+        return subprocess.Popen(  # noqa: S603 - argv built here
+            [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
