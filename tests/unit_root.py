@@ -146,7 +146,7 @@ class UnitRoot:
         """Start ``argv`` inside the unit root and return at once (a server: the caller stops
         it by its PID, which leads the process group of the namespace's processes)."""
         script = self._script(argv, cwd)
-        return subprocess.Popen(  # noqa: S603 - argv built here
+        return subprocess.Popen(
             [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
             env=dict(env) if env is not None else None,
             start_new_session=True,
