@@ -126,7 +126,7 @@ class OctaviaCharm(ops.CharmBase):
             status=self._maintenance,
         )
         self._stored.apt_pending = False
-        reconcile.keep_disabled(wl)
+        reconcile.keep_masked(wl)
         self._share_leader_values()
         self._publish(found.config)
         inputs = self._render_input(found)

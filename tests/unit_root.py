@@ -22,6 +22,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 UNSHARE = "/usr/bin/unshare"
+_SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _tool(name: str) -> str:
+    # By absolute path: the command's own environment (a hook's PATH) may not name them.
+    return shutil.which(name, path=_SYSTEM_PATH) or name
+
+
 # Bound in from this machine: kernel interfaces, devices, runtime sockets.
 _BOUND = ("proc", "sys", "dev", "run")
 
@@ -104,13 +112,21 @@ class UnitRoot:
         self.put("/usr/lib/os-release", ubuntu_os_release(version))
         self.put("/etc/lsb-release", ubuntu_lsb_release(version))
 
-    def _script(self, argv: Sequence[str], cwd: str) -> str:
+    def _script(self, argv: Sequence[str], cwd: str, binds: Sequence[Path] = ()) -> str:
+        mount, mkdir = _tool("mount"), _tool("mkdir")
         mounts = [
-            f"mount -t overlay overlay -o lowerdir=/,upperdir={self.upper},"
+            f"{mount} -t overlay overlay -o lowerdir=/,upperdir={self.upper},"
             f"workdir={self.work} {self.merged}",
-            *(f"mount --rbind /{name} {self.merged}/{name}" for name in _BOUND),
+            *(f"{mount} --rbind /{name} {self.merged}/{name}" for name in _BOUND),
+            # This machine's own directories, written through (a build's output, a cache).
+            *(
+                f"{mkdir} -p {shlex.quote(f'{self.merged}{p}')} && "
+                f"{mount} --bind {shlex.quote(str(p))} {shlex.quote(f'{self.merged}{p}')}"
+                for p in binds
+            ),
         ]
-        command = shlex.join(["chroot", str(self.merged), "/bin/sh", "-c", 'cd "$0" && exec "$@"'])
+        chroot = [_tool("chroot"), str(self.merged), "/bin/sh", "-c", 'cd "$0" && exec "$@"']
+        command = shlex.join(chroot)
         return " && ".join(mounts) + f" && exec {command} {shlex.join([cwd, *argv])}"
 
     def run(
@@ -122,9 +138,11 @@ class UnitRoot:
         input: str | bytes | None = None,
         timeout: float = 300,
         check: bool = True,
+        binds: Sequence[Path] = (),
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside the unit root; its output is returned as text."""
-        script = self._script(argv, cwd)
+        """Run ``argv`` inside the unit root; its output is returned as text. ``binds`` are
+        absolute directories of this machine seen (and written) as themselves inside."""
+        script = self._script(argv, cwd, binds)
         return subprocess.run(
             [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
             env=dict(env) if env is not None else None,

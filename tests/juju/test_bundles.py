@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.bases import BASES, Base
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 
@@ -36,8 +38,8 @@ class Target:
     """One Ubuntu series and OpenStack origin to deploy on."""
 
     name: str
-    # charmcraft.yaml's bases: 0 is 22.04, 1 is 24.04.
-    bases_index: int
+    # The platform built with `charmcraft pack --platform` (and its charm file).
+    base: Base
     bundle: str
     origin: str
     # Bundle template values (charm channels for the series).
@@ -48,7 +50,7 @@ class Target:
 TARGETS = (
     Target(
         name="jammy-caracal",
-        bases_index=0,
+        base=BASES[0],
         bundle="jammy-caracal.yaml.j2",
         origin="cloud:jammy-caracal",
         channels={
@@ -61,7 +63,7 @@ TARGETS = (
     # Caracal is Noble's own release: openstack-origin distro.
     Target(
         name="noble-distro",
-        bases_index=1,
+        base=BASES[1],
         bundle="noble-distro.yaml.j2",
         origin="distro",
         channels={
@@ -119,7 +121,16 @@ async def on_unit(ops_test: Any, command: str) -> str:
 
 async def test_build_and_deploy_the_bundle(ops_test: Any, model: Any, target: Target) -> None:
     # Arrange
-    charm = await ops_test.build_charm(REPO, bases_index=target.bases_index)
+    # charmcraft 4 builds per platform (pytest-operator's build_charm knows only bases_index).
+    await ops_test.run(
+        "charmcraft",
+        "pack",
+        f"--platform={target.base.platform}",
+        cwd=REPO,
+        check=True,
+        fail_msg=f"charmcraft pack --platform={target.base.platform} failed",
+    )
+    charm = REPO / target.base.charm_file
     bundle = ops_test.render_bundle(
         BUNDLES / target.bundle,
         charm=Path(charm).resolve(),

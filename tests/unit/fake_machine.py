@@ -61,23 +61,24 @@ class FakeApt:
     # -- the subprocess functions charmhelpers calls ------------------------------------------
 
     def check_call(self, cmd: Sequence[str], **_: Any) -> int:
-        status, output = self._run(cmd)
+        status, output = self.execute(cmd)
         if status:
             raise subprocess.CalledProcessError(status, list(cmd), output)
         return 0
 
     def call(self, cmd: Sequence[str], **_: Any) -> int:
-        return self._run(cmd)[0]
+        return self.execute(cmd)[0]
 
     def check_output(self, cmd: Sequence[str], **_: Any) -> str:
-        status, output = self._run(cmd)
+        status, output = self.execute(cmd)
         if status:
             raise subprocess.CalledProcessError(status, list(cmd), output)
         return output
 
     # -- the commands ---------------------------------------------------------------------------
 
-    def _run(self, cmd: Sequence[str]) -> tuple[int, str]:
+    def execute(self, cmd: Sequence[str]) -> tuple[int, str]:
+        """(exit status, output) of one apt-get, apt-cache, dpkg-query or env command."""
         name, args = cmd[0], [a for a in cmd[1:] if not a.startswith("-")]
         if name == "apt-get":
             return self._apt_get(args)
@@ -191,6 +192,7 @@ class FakeMachine(unit_machine.Machine):
         self.arch = "amd64"
         self.active: set[str] = set()
         self.enabled: set[str] = set()
+        self.masked: set[str] = set()
         self.owners: dict[str, tuple[str, str]] = {}
         # Every side effect, in order: ("apt-update",), ("apt-install", pkgs...),
         # ("systemctl", action, name), ("run", *command), ("write", path).
@@ -235,8 +237,10 @@ class FakeMachine(unit_machine.Machine):
             # Their dependencies, as the Ubuntu packages declare them.
             self.installed["octavia-common"] = version
             self.installed["python3-octavia"] = version
-        if package.startswith("octavia-") or package == "apache2":
-            # Debian packages start and enable their services on install.
+        if (package.startswith("octavia-") or package == "apache2") and (
+            package not in self.masked
+        ):
+            # Debian packages start and enable their services on install, unless masked.
             self.active.add(package)
             self.enabled.add(package)
 
@@ -273,6 +277,9 @@ class FakeMachine(unit_machine.Machine):
     def service_enabled(self, name: str) -> bool:
         return name in self.enabled
 
+    def service_masked(self, name: str) -> bool:
+        return name in self.masked
+
     def service(self, action: str, name: str) -> None:
         self.calls.append(("systemctl", action, name))
         if action in ("start", "restart", "reload"):
@@ -283,6 +290,8 @@ class FakeMachine(unit_machine.Machine):
             self.enabled.add(name)
         elif action == "disable":
             self.enabled.discard(name)
+        elif action == "mask":
+            self.masked.add(name)
 
     def run(self, command: Sequence[str]) -> str:
         self.calls.append(("run", *command))

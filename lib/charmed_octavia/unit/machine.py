@@ -47,9 +47,11 @@ AMQP_CA = "/etc/octavia/rabbitmq-ca.pem"
 TLS_FILES = (ISSUING_CA, ISSUING_CA_KEY, CONTROLLER_CA, CONTROLLER_CERT)
 
 CONTROLLER_SERVICES = ("octavia-worker", "octavia-health-manager", "octavia-housekeeping")
-# apache2 runs the API (octavia-wsgi); the packaged standalone octavia-api unit stays off.
+# apache2 runs the API (octavia-wsgi). The packaged standalone octavia-api unit would bind the
+# same port: it stays stopped and masked, so that no package upgrade can start it again.
 SERVICES = (*CONTROLLER_SERVICES, "apache2")
-DISABLED_SERVICES = ("octavia-api",)
+MASKED_SERVICES = ("octavia-api",)
+SERVICE_ACTIONS = frozenset({"start", "stop", "restart", "reload", "enable", "disable", "mask"})
 # Which service reads which file: only those restart when a file changes.
 _COMMON = (OCTAVIA_CONF, DB_CA, AMQP_CA)
 READERS: dict[str, tuple[str, ...]] = {
@@ -137,8 +139,12 @@ class Workload(Protocol):
         """Whether the systemd unit ``name`` starts at boot."""
         ...
 
+    def service_masked(self, name: str) -> bool:
+        """Whether the systemd unit ``name`` is masked (nothing can start it)."""
+        ...
+
     def service(self, action: str, name: str) -> None:
-        """Run ``systemctl <action> <name>`` (start, stop, restart, reload, enable, disable)."""
+        """Run ``systemctl <action> <name>`` (one of ``SERVICE_ACTIONS``)."""
         ...
 
     def run(self, command: Sequence[str]) -> str:
@@ -281,8 +287,15 @@ class Machine:
         )
         return result.returncode == 0
 
+    def service_masked(self, name: str) -> bool:
+        # is-enabled prints the unit file state ("masked") and exits non-zero for it.
+        result = subprocess.run(
+            ["systemctl", "is-enabled", name], check=False, capture_output=True, text=True
+        )
+        return result.stdout.strip() == "masked"
+
     def service(self, action: str, name: str) -> None:
-        if action not in {"start", "stop", "restart", "reload", "enable", "disable"}:
+        if action not in SERVICE_ACTIONS:
             raise ValueError(f"unknown service action {action!r}")
         self.run(["systemctl", action, name])
 

@@ -1,6 +1,6 @@
 """The reconcile's steps on the machine: apt sources and packages as ``openstack-origin``
 says, the managed files, and the services (started, restarted only when what they read
-changed, the standalone API unit kept off).
+changed, the standalone API unit masked).
 
 Each step changes nothing when nothing changed: a hook with nothing to do installs and
 restarts nothing.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from charmed_octavia.unit import origin as origin_mod
 from charmed_octavia.unit.machine import (
-    DISABLED_SERVICES,
+    MASKED_SERVICES,
     PACKAGES,
     SERVICES,
     File,
@@ -68,13 +68,16 @@ def install_packages(
     return False
 
 
-def keep_disabled(wl: Workload) -> None:
-    """The packaged standalone API stays stopped and disabled: apache2 serves the API."""
-    for name in DISABLED_SERVICES:
+def keep_masked(wl: Workload) -> None:
+    """The packaged standalone API stays stopped, disabled and masked: apache2 serves the API,
+    and a masked unit cannot be started again by a package upgrade."""
+    for name in MASKED_SERVICES:
         if wl.service_active(name):
             wl.service("stop", name)
         if wl.service_enabled(name):
             wl.service("disable", name)
+        if not wl.service_masked(name):
+            wl.service("mask", name)
 
 
 def apply_files(wl: Workload, files: Mapping[str, File | None]) -> set[str]:

@@ -259,6 +259,12 @@ def test_complete_relations_render_publish_migrate_start_and_go_active(ctx, mach
     # Services: the API under apache2, the packaged standalone API unit off.
     assert machine.active >= set(SERVICES)
     assert "octavia-api" not in machine.active | machine.enabled
+    assert machine.masked == {"octavia-api"}
+    assert machine.calls_of("systemctl")[:3] == [
+        ("systemctl", "stop", "octavia-api"),
+        ("systemctl", "disable", "octavia-api"),
+        ("systemctl", "mask", "octavia-api"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -578,12 +584,9 @@ def test_origin_change_upgrades_packages_migrates_and_restarts_everything(ctx, m
     assert relation(out, "cluster").local_app_data["db-synced-version"] == (
         "2:14.0.2-0ubuntu1~cloud0"
     )
-    # The upgraded octavia-api package starts its standalone unit again: it is turned off.
-    assert machine.calls_of("systemctl") == [
-        ("systemctl", "stop", "octavia-api"),
-        ("systemctl", "disable", "octavia-api"),
-        *[("systemctl", "restart", s) for s in SERVICES],
-    ]
+    # The standalone octavia-api unit is masked: the upgraded package cannot start it again.
+    assert machine.calls_of("systemctl") == [("systemctl", "restart", s) for s in SERVICES]
+    assert "octavia-api" not in machine.active | machine.enabled
 
 
 def test_failed_apt_update_is_retried_on_the_next_event(ctx, machine):

@@ -110,5 +110,5 @@ def test_run_reports_the_failure_tail(machine):
 
 def test_service_refuses_unknown_actions(machine):
     # Act / Assert
-    with pytest.raises(ValueError, match="unknown service action 'mask'"):
-        machine.service("mask", "apache2")
+    with pytest.raises(ValueError, match="unknown service action 'kill'"):
+        machine.service("kill", "apache2")
