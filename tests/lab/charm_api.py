@@ -29,11 +29,14 @@ import argparse
 import base64
 import configparser
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -95,9 +98,18 @@ class Run:
 # -- the namespace ---------------------------------------------------------------------------
 
 
+def loopback_up() -> None:
+    """``ip link set lo up``, without needing iproute2: the interface's flags through ioctl."""
+    get_flags, set_flags, up = 0x8913, 0x8914, 0x1  # SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(sock, get_flags, request)[:18])[1]
+        fcntl.ioctl(sock, set_flags, struct.pack("16sH", b"lo", flags | up))
+
+
 def prepare_namespace() -> None:
     """Loopback up; a private /run, so apache's pid file, locks and sockets stay in here."""
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
     Path("/run/lock").mkdir(mode=0o1777)
     os.chmod("/run/lock", 0o1777)  # noqa: S103 - /run/lock is 1777 on Debian and Ubuntu
