@@ -1,7 +1,8 @@
 """The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Nova API, Octavia
 API and worker with noop drivers, MariaDB, RabbitMQ), for the tests and the SRU plan.
 
-Every server binds 127.0.0.1 on a port picked at start, keeps its state under one temporary
+Every server binds 127.0.0.1 on a port picked at start (RabbitMQ's and Octavia's can be fixed,
+for callers inside their own network namespace), keeps its state under one temporary
 directory, and leads its own process group; ``down`` stops those groups by PID and removes the
 directory. A detached watchdog stops the lab if its owner dies or its TTL runs out.
 
@@ -117,6 +118,9 @@ class Lab:
         detached: bool = False,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         parallel: bool = True,
+        amqp_port: int | None = None,
+        octavia_port: int | None = None,
+        start_octavia: bool = True,
     ) -> None:
         self._base_dir = Path(base_dir) if base_dir else None
         self.octavia_overrides = octavia_overrides or {}
@@ -127,6 +131,13 @@ class Lab:
         self.start_timeout = start_timeout
         # parallel=False brings services up one after another: the benchmark's baseline.
         self.parallel = parallel
+        # Fixed ports instead of free ones: a client that assumes RabbitMQ's standard port,
+        # an Octavia API brought by the caller (the catalog publishes octavia_port).
+        self.amqp_port = amqp_port
+        self.octavia_port = octavia_port
+        # False: the lab configures Octavia and publishes it in the catalog but starts neither
+        # its API nor its worker (the caller runs its own against the lab).
+        self.start_octavia = start_octavia
         self.dir = Path()
         self.python = Path()
         self.clouds_yaml = Path()
@@ -212,6 +223,15 @@ class Lab:
         token = self._token() if name not in ("mariadb", "rabbitmq", "keystone") else None
         self._wait_ready([name], token=token)
 
+    def database_admin(self, sql: str) -> None:
+        """Run ``sql`` as MariaDB's root (as a database charm creates users and grants)."""
+        mariadb.admin_sql(self._context(), sql)
+
+    def broker_admin(self, *args: str, input: str | None = None) -> str:
+        """Run ``rabbitmqctl ARGS`` on the lab's node (as the rabbitmq-server charm does);
+        its output."""
+        return rabbitmq.ctl(self._context(), args, input=input)
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         return tail(self.dir / "logs" / f"{name}.log", lines)
 
@@ -242,6 +262,9 @@ class Lab:
             (self.dir / sub).mkdir(mode=0o700)
         names = ("mysql", "rabbitmq", "rabbit_dist", "epmd", "keystone", "barbican", "nova")
         self.ports = dict(zip((*names, "octavia"), procs.free_ports(len(names) + 1), strict=True))
+        for name, fixed in (("rabbitmq", self.amqp_port), ("octavia", self.octavia_port)):
+            if fixed:
+                self.ports[name] = fixed
         self.passwords = {
             k: secrets.token_urlsafe(18)
             for k in ("db", "admin", "member", "keystone", "barbican", "nova", "octavia")
@@ -348,15 +371,19 @@ class Lab:
                 pool.submit(timed("keystone", lambda: keystone.start(ctx))),
                 pool.submit(timed("barbican", lambda: barbican.start(ctx))),
                 pool.submit(timed("nova-api", lambda: nova.start(ctx))),
-                pool.submit(timed("octavia", lambda: self._start_octavia(ctx, f_mq))),
             ]
+            if self.start_octavia:
+                jobs.append(pool.submit(timed("octavia", lambda: self._start_octavia(ctx, f_mq))))
             for job in jobs:
                 job.result()
             f_mq.result()
         marks["spawned"] = time.monotonic() - t0
         self._wait_ready(["keystone"])
         token = self._token()
-        self._wait_ready(["barbican", "nova-api", "octavia-api", "octavia-worker"], token=token)
+        apis = ["barbican", "nova-api"]
+        if self.start_octavia:
+            apis += ["octavia-api", "octavia-worker"]
+        self._wait_ready(apis, token=token)
         marks["ready"] = time.monotonic() - t0
         self.timings.update({f"phase:{k}": v for k, v in marks.items()})
 

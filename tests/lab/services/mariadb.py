@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.lab.services import Context, Service, port_listening
@@ -74,6 +75,22 @@ def start(ctx: Context) -> None:
         "GRANT ALL PRIVILEGES ON *.* TO 'lab'@'127.0.0.1';"
     )
     ctx.run("mariadb", ["mariadb", f"--socket={sock}", "-uroot", "-e", sql], env=env)
+
+
+def admin_sql(ctx: Context, sql: str) -> None:
+    """Run ``sql`` as the server's root over its socket (the database provider's side).
+
+    The statements go on standard input, not the command line: they may hold passwords."""
+    d = ctx.dir / "mysql"
+    subprocess.run(
+        ["mariadb", f"--socket={d / 'mysqld.sock'}", "-uroot"],
+        env={"PATH": _ENV_PATH, "HOME": str(d), "LANG": "C.UTF-8"},
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def probe(service: Service, token: str | None) -> bool:

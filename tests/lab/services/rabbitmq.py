@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+from collections.abc import Sequence
 
 from tests.lab.services import Context, Service, port_listening
 
 PROCESSES = ("epmd", "rabbitmq")
 RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+# Not /usr/sbin/rabbitmqctl: that wrapper switches to the rabbitmq user, whose HOME has
+# another Erlang cookie than the lab's node.
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
 
 def transport_url(ctx: Context) -> str:
@@ -42,11 +47,15 @@ def _base_env(ctx: Context) -> dict[str, str]:
     }
 
 
+def _node(ctx: Context) -> str:
+    return f"lab{ctx.ports['rabbitmq']}@localhost"
+
+
 def _server_env(ctx: Context) -> dict[str, str]:
     d = ctx.dir / "rabbitmq"
     return {
         **_base_env(ctx),
-        "RABBITMQ_NODENAME": f"lab{ctx.ports['rabbitmq']}@localhost",
+        "RABBITMQ_NODENAME": _node(ctx),
         "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
         "RABBITMQ_NODE_PORT": str(ctx.ports["rabbitmq"]),
         "RABBITMQ_DIST_PORT": str(ctx.ports["rabbit_dist"]),
@@ -86,6 +95,22 @@ def start(ctx: Context) -> None:
         )
     )
     ctx.wait_ready(["rabbitmq"])
+
+
+def ctl(ctx: Context, args: Sequence[str], *, input: str | None = None) -> str:
+    """Run ``rabbitmqctl ARGS`` against the lab's node (the broker administrator's side) and
+    return its output; ``input`` goes to its standard input (``add_user NAME`` reads the
+    password there)."""
+    done = subprocess.run(
+        [RABBITMQCTL, "-n", _node(ctx), *args],
+        env=_base_env(ctx),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
 
 
 def probe(service: Service, token: str | None) -> bool:

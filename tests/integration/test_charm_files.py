@@ -1,0 +1,129 @@
+"""The charm's own files run the lab's Octavia.
+
+octavia.conf and the apache site, written by the charm (``ops.testing``) from relation data
+that points at the lab's Keystone, MariaDB and RabbitMQ, migrate the lab's database, serve
+octavia-api under a real apache2 with mod_wsgi, and drive octavia-worker: a load balancer
+created through that API goes ACTIVE and is deleted cleanly. Only Octavia's noop drivers are
+layered on the charm's octavia.conf.
+
+The run is ``tests.lab.charm_api``, inside new network, PID and mount namespaces (the site
+listens on 9876 on every interface and the charm assumes RabbitMQ on 5672): it reports in
+JSON, judged here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from charmed_octavia.unit import machine
+
+from tests import unit_root
+from tests.infrastructure import require
+from tests.integration.conftest import lab_skip_reason
+from tests.lab import charm_unit, venv
+from tests.lab.control import install_host_packages
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+# The driver stops itself after this; the namespace (and all in it) dies with it.
+DRIVER_TIMEOUT = 600
+PRIVATE = {"mode": "0640", "owner": "root", "group": "octavia"}
+PUBLIC = {"mode": "0644", "owner": "root", "group": "root"}
+
+
+def run_driver(work: Path) -> dict:
+    """``tests.lab.charm_api`` in its namespaces; its JSON report."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("lib", "charm", "")))
+    argv = [
+        unit_root.UNSHARE,
+        "--net",
+        "--pid",
+        "--mount-proc",
+        "--fork",
+        # The namespace's first process (the driver) dies with unshare, and all of the
+        # namespace's processes with it.
+        "--kill-child",
+        sys.executable,
+        "-m",
+        "tests.lab.charm_api",
+        str(work),
+        "--timeout",
+        str(DRIVER_TIMEOUT),
+    ]
+    proc = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DRIVER_TIMEOUT + 60,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"the driver reported nothing (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    return json.loads(lines[-1])
+
+
+def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
+    # Arrange
+    require(lab_skip_reason(), "the lab")
+    require(unit_root.unavailable_reason(), "a unit root")
+    require(charm_unit.missing_host_tools(), "apache2 with mod_wsgi")
+    # Both may need the network, which the namespace has not.
+    install_host_packages()
+    try:
+        venv_root = str(venv.ensure_venv())
+    except Exception as e:  # any build failure means: cannot run here
+        require(f"cannot be built here ({type(e).__name__}: {e})", "the lab's virtualenv")
+        raise
+
+    # Act
+    report = run_driver(tmp_path)
+
+    # Assert
+    if "error" in report:
+        logs = "\n".join(f"--- {k} ---\n{v}" for k, v in report.get("logs", {}).items())
+        pytest.fail(f"{report['error']}\n{logs}", pytrace=False)
+    charm = report["charm"]
+    assert charm["status"] == "active: Unit is ready"
+    assert charm["files"][machine.OCTAVIA_CONF] == PRIVATE
+    assert charm["files"][machine.APACHE_SITE] == PUBLIC
+    assert charm["links"] == {machine.APACHE_SITE_LINK: machine.APACHE_SITE_LINK_TARGET}
+    # The charm's own migration, run on the unit against the lab's MariaDB.
+    assert charm["commands"] == [list(machine.DB_MANAGE)]
+    assert [m["returncode"] for m in report["migrations"]] == [0]
+    # Debian's Python (mod_wsgi's) imports the lab venv's Octavia.
+    assert report["octavia_module"].startswith(venv_root)
+    api = report["api"]
+    assert api["loadbalancers"] == 200
+    assert api["wsgi_daemons"], "no mod_wsgi daemon process of octavia-api"
+    assert set(api["wsgi_daemons"]) == {api["octavia_uid"]}
+    lb = report["load_balancer"]
+    assert lb["create_statuses"][-1] == "ACTIVE", lb
+    assert set(lb["create_statuses"]) <= {"PENDING_CREATE", "ACTIVE"}, lb
+    assert lb["amphorae"] == ["ALLOCATED"]
+    # A TERMINATED_HTTPS listener: the API reads the member's Barbican secret as the
+    # charm's [service_auth] user, the worker with the charm's [certificates].
+    assert set(lb["listener_statuses"]) <= {"PENDING_UPDATE", "ACTIVE"}, lb
+    assert (lb["listener_statuses"][-1], lb["listener"]) == ("ACTIVE", "ACTIVE"), lb
+    assert lb["secret_readable_by_octavia"] is True
+    # Deleted cleanly: no ERROR on the way out, gone from the API, its amphora with it.
+    assert lb["delete_statuses"][-1] == "GONE", lb
+    assert set(lb["delete_statuses"]) <= {"PENDING_DELETE", "GONE"}, lb
+    assert lb["amphorae_after_delete"] == []
+    # Through apache2's site and the charm-configured worker, both still up at the end.
+    assert report["evidence"] == {
+        "access_log_creates": 1,
+        "access_log_deletes": 1,
+        "worker_log_mentions_lb": True,
+        "amqp_clients": ["octavia openstack"],
+        "amqp_worker_queue": True,
+        "worker_alive": True,
+        "apache_alive": True,
+    }
