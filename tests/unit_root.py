@@ -6,22 +6,28 @@ octavia.conf, apache's site, users and groups) stays in ``upper``; this machine'
 never touched. ``put`` places a file as the unit has it (an Ubuntu ``os-release``, a package's
 program); ``run`` executes a command inside. ``/proc``, ``/sys``, ``/dev`` and ``/run`` are this
 machine's, bound in, so processes, sockets and cgroups work as usual. Every ``run`` mounts the
-same upper directory again: the unit's changes persist from one command to the next.
+same upper directory again: the unit's changes persist from one command to the next. Inside
+a ``session`` every command enters one held mount instead: overlayfs allows a single mount of an
+upper directory at a time, so commands that run at once (a server and the commands beside it)
+must share it.
 
 Needs root, ``unshare`` and overlayfs; ``unavailable_reason`` says why not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 UNSHARE = "/usr/bin/unshare"
+NSENTER = "/usr/bin/nsenter"
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -61,8 +67,9 @@ def unavailable_reason() -> str | None:
     """Why no unit root can be made here, or None."""
     if os.geteuid() != 0:
         return "a unit root needs root (mount namespace, overlayfs, chroot)"
-    if not Path(UNSHARE).exists():
-        return f"{UNSHARE} is missing (util-linux)"
+    for tool in (UNSHARE, NSENTER):
+        if not Path(tool).exists():
+            return f"{tool} is missing (util-linux)"
     with tempfile.TemporaryDirectory(prefix="unit-root-probe-") as tmp:
         root = UnitRoot(Path(tmp))
         try:
@@ -82,6 +89,9 @@ class UnitRoot:
         self.merged = self.base / "merged"
         for path in (self.upper, self.work, self.merged):
             path.mkdir(parents=True, exist_ok=True)
+        # The process holding the session's mount namespace (0: no session).
+        self._holder = 0
+        self._session_binds: tuple[Path, ...] = ()
 
     def path(self, inside: str) -> Path:
         """Where a path of the unit is written in the upper layer."""
@@ -129,6 +139,42 @@ class UnitRoot:
         command = shlex.join(chroot)
         return " && ".join(mounts) + f" && exec {command} {shlex.join([cwd, *argv])}"
 
+    def _command(self, argv: Sequence[str], cwd: str, binds: Sequence[Path]) -> list[str]:
+        if not self._holder:
+            script = self._script(argv, cwd, binds)
+            return [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script]
+        if not set(map(Path, binds)) <= set(self._session_binds):
+            raise ValueError(f"binds {list(binds)} were not made when the session began")
+        enter = [NSENTER, f"--target={self._holder}", "--mount", "--root", "--"]
+        return [*enter, "/bin/sh", "-c", 'cd "$0" && exec "$@"', cwd, *argv]
+
+    @contextlib.contextmanager
+    def session(self, binds: Sequence[Path] = ()) -> Iterator[None]:
+        """Mount the unit root once; every ``run`` and ``popen`` until the exit enters it."""
+        if self._holder:
+            raise RuntimeError("a session of this unit root is already held")
+        holder = subprocess.Popen(
+            [*self._command(["/bin/sleep", "infinity"], "/", binds)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            # The holder is "sleep infinity" itself once the overlay is mounted: every step
+            # before it execs the next.
+            deadline = time.monotonic() + 30
+            while Path(f"/proc/{holder.pid}/cmdline").read_bytes() != b"/bin/sleep\0infinity\0":
+                if holder.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the unit root did not mount (exit {holder.returncode})")
+                time.sleep(0.05)
+            self._holder, self._session_binds = holder.pid, tuple(map(Path, binds))
+            yield
+        finally:
+            self._holder, self._session_binds = 0, ()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(holder.pid, 9)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                holder.wait(timeout=10)
+
     def run(
         self,
         argv: Sequence[str],
@@ -142,9 +188,8 @@ class UnitRoot:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside the unit root; its output is returned as text. ``binds`` are
         absolute directories of this machine seen (and written) as themselves inside."""
-        script = self._script(argv, cwd, binds)
         return subprocess.run(
-            [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            self._command(argv, cwd, binds),
             env=dict(env) if env is not None else None,
             input=input.decode() if isinstance(input, bytes) else input,
             capture_output=True,
@@ -159,13 +204,13 @@ class UnitRoot:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str = "/",
+        binds: Sequence[Path] = (),
         **kwargs: object,
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` inside the unit root and return at once (a server: the caller stops
         it by its PID, which leads the process group of the namespace's processes)."""
-        script = self._script(argv, cwd)
         return subprocess.Popen(
-            [UNSHARE, "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            self._command(argv, cwd, binds),
             env=dict(env) if env is not None else None,
             start_new_session=True,
             **kwargs,  # type: ignore[arg-type]

@@ -23,14 +23,12 @@ import os
 import shutil
 import stat
 import subprocess
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from charmed_octavia.unit.machine import OCTAVIA_CONF
 
-from tests.lab import procs
 from tests.unit_root import UnitRoot
 
 # oslo.config reads the files of /etc/octavia/octavia.conf.d after octavia.conf when a
@@ -43,7 +41,6 @@ APACHE_LOGS = "/var/log/apache2"
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 SITE_DIR = "/usr/local/lib/python3.11/dist-packages"
 MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
-NSENTER = "/usr/bin/nsenter"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -64,7 +61,7 @@ def missing_host_tools() -> str | None:
         "libapache2-mod-wsgi-py3": MOD_WSGI,
         "python3.11 (mod_wsgi's interpreter)": SYSTEM_PYTHON,
         "util-linux (setpriv)": "/usr/bin/setpriv",
-        "util-linux (nsenter)": NSENTER,
+        "util-linux (nsenter)": "/usr/bin/nsenter",
     }
     missing = [name for name, path in wanted.items() if not Path(path).exists()]
     return ", ".join(missing) + " missing" if missing else None
@@ -85,7 +82,6 @@ class OctaviaUnit:
         self.root = UnitRoot(base)
         self.venv = venv
         self.uid = self.gid = 0
-        self._holder = 0
         # The unit's accounts by name, as its /etc/passwd and /etc/group have them.
         self._users: dict[str, int] = {"root": 0}
         self._groups: dict[str, int] = {"root": 0}
@@ -179,46 +175,14 @@ class OctaviaUnit:
 
     # -- programs --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def mounted(self) -> Iterator[None]:
-        """The unit's file system mounted once, for every program run until the exit.
-
-        A process holds the unit root's mount namespace and the programs enter it. Each
-        ``UnitRoot.run`` or ``popen`` mounts the overlay anew, and two mounts of the same
-        upper and work directories at once break each other's copy-ups (a mount empties the
-        work directory): apache2 then cannot open its logs while the worker starts."""
-        holder = self.root.popen(["/bin/sleep", "infinity"], stdin=subprocess.DEVNULL)
-        try:
-            # exec'd once the overlay is mounted and chroot done.
-            deadline = time.monotonic() + 30
-            while Path(f"/proc/{holder.pid}/cmdline").read_bytes() != b"/bin/sleep\0infinity\0":
-                if holder.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the unit root did not mount ({holder.returncode})")
-                time.sleep(0.05)
-            self._holder = holder.pid
-            yield
-        finally:
-            self._holder = 0
-            procs.stop_group(holder.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                holder.wait(timeout=5)
-
-    def _enter(self, argv: list[str]) -> list[str]:
-        if not self._holder:
-            raise RuntimeError("the unit is not mounted (use OctaviaUnit.mounted)")
-        return [NSENTER, f"--target={self._holder}", "--mount", "--root", "--wd", "--", *argv]
+    def mounted(self) -> contextlib.AbstractContextManager[None]:
+        """The unit's file system mounted once for every program until the exit: the
+        services and the commands beside them run at once (``UnitRoot.session``)."""
+        return self.root.session()
 
     def run(self, argv: list[str], *, as_octavia: bool = False) -> subprocess.CompletedProcess:
         """Run a command to completion on the unit (not checked: the caller reads it)."""
-        return subprocess.run(
-            self._enter(self._as(argv, as_octavia)),
-            env=self._env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return self.root.run(self._as(argv, as_octavia), env=self._env(), check=False)
 
     def start_apache(self, log: Path) -> subprocess.Popen:
         """apache2 in the foreground as its systemd unit starts it (apache2ctl reads envvars
@@ -234,13 +198,12 @@ class OctaviaUnit:
     def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen:
         """A server on the unit, leading its own process group (the caller stops it)."""
         with open(log, "ab") as out:
-            return subprocess.Popen(
-                self._enter(argv),
+            return self.root.popen(
+                argv,
                 env=self._env(),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
 
     def _as(self, argv: list[str], as_octavia: bool) -> list[str]:
