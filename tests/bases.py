@@ -20,6 +20,7 @@ class Base:
     version: str  # Ubuntu's VERSION_ID
     codename: str
     python: str  # major.minor of the base's python3
+    glibc: tuple[int, int]  # the base's glibc: the newest manylinux wheels it loads
 
     @property
     def charm_file(self) -> str:
@@ -33,8 +34,8 @@ class Base:
 
 
 BASES = (
-    Base("ubuntu@22.04:amd64", "22.04", "jammy", "3.10"),
-    Base("ubuntu@24.04:amd64", "24.04", "noble", "3.12"),
+    Base("ubuntu@22.04:amd64", "22.04", "jammy", "3.10", (2, 35)),
+    Base("ubuntu@24.04:amd64", "24.04", "noble", "3.12", (2, 39)),
 )
 
 

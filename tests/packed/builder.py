@@ -5,8 +5,11 @@ charmcraft refuses to build for an Ubuntu base on another host, and builds in LX
 this machine is Debian and has no LXD. So the build runs in a unit root (``tests.unit_root``)
 whose ``os-release`` is the base's (the host check, answered) and whose ``python3`` is the
 base's CPython (the charm builder makes the charm's venv with ``python3``, so the wheels and
-native code are the base's). charmcraft itself runs on this machine's Python with Debian's
-python3-apt (its apt backend; python-apt is not on PyPI). Everything else is charmcraft's:
+native code are the base's). pip would choose manylinux wheels by this machine's glibc; a
+``_manylinux`` module (PEP 600) in that interpreter's stdlib, in the unit root only, gives the
+base's instead, so no wheel needs a newer glibc than the base has. charmcraft itself runs on
+this machine's Python with Debian's python3-apt (its apt backend; python-apt is not on PyPI).
+Everything else is charmcraft's:
 the charm plugin, the strict dependency install from ``requirements-charm.txt``, dispatch,
 the hooks and the zip.
 
@@ -102,7 +105,7 @@ def project_files(root: Path = ROOT) -> list[str]:
 
 
 def digest(base: Base, files: list[str], root: Path = ROOT) -> str:
-    sha = hashlib.sha256(f"{CHARMCRAFT_VERSION} {base.platform} {base.python}\n".encode())
+    sha = hashlib.sha256(f"{CHARMCRAFT_VERSION} {base} {MANYLINUX}\n".encode())
     for name in files:
         sha.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
     return sha.hexdigest()[:20]
@@ -113,6 +116,22 @@ def _copy_project(files: list[str], dest: Path, root: Path = ROOT) -> None:
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / name, target)
+
+
+MANYLINUX = """\
+# The base's glibc for pip's choice of manylinux wheels (PEP 600), written by the charm build.
+def manylinux_compatible(tag_major, tag_minor, tag_arch):
+    return tag_arch == "x86_64" and (tag_major, tag_minor) <= {glibc}
+"""
+
+
+def _stdlib(python: Path) -> str:
+    return subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def pack(base: Base) -> Path:
@@ -132,6 +151,7 @@ def pack(base: Base) -> Path:
         unit = UnitRoot(work / "root")
         unit.as_ubuntu(base.version)
         unit.link("/usr/local/bin/python3", str(python))
+        unit.put(f"{_stdlib(python)}/_manylinux.py", MANYLINUX.format(glibc=base.glibc))
         pip_cache = Path.home() / ".cache" / "pip"
         pip_cache.mkdir(parents=True, exist_ok=True)
         env = {

@@ -119,3 +119,41 @@ def test_both_platforms_were_built():
         "octavia_ubuntu@22.04-amd64.charm",
         "octavia_ubuntu@24.04-amd64.charm",
     ]
+
+
+def _manylinux_glibc(tag: str) -> tuple[int, int] | None:
+    """The glibc a wheel tag needs (manylinux_2_28_x86_64, manylinux2014_x86_64)."""
+    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+    platform = tag.split("-")[-1]
+    for name, version in legacy.items():
+        if platform.startswith(name + "_"):
+            return version
+    if platform.startswith("manylinux_"):
+        major, minor = platform.split("_")[1:3]
+        return int(major), int(minor)
+    return None
+
+
+def test_native_wheels_need_no_newer_glibc_than_the_base_has(charms, base):
+    # Arrange
+    with _charm(charms, base) as charm:
+        wheels = {
+            n.split("/")[1]: [
+                line.split(":", 1)[1].strip()
+                for line in charm.read(n).decode().splitlines()
+                if line.startswith("Tag:")
+            ]
+            for n in charm.namelist()
+            if n.startswith("venv/") and n.endswith(".dist-info/WHEEL")
+        }
+
+    # Act: a wheel loads if any of its tags' glibc is the base's or older.
+    native = {name: tags for name, tags in wheels.items() if any("linux" in t for t in tags)}
+    needs = {
+        name: min(g for g in map(_manylinux_glibc, tags) if g is not None)
+        for name, tags in native.items()
+    }
+
+    # Assert
+    assert any(name.startswith("cryptography-") for name in needs)
+    assert {n: g for n, g in needs.items() if g > base.glibc} == {}
