@@ -35,6 +35,8 @@ class ActionContext:
     ssh_dir: Path
     # Root-only directory for test-plan run records (ids, created resources, reports).
     state_dir: Path
+    # Root-only directory for the actions' full reports (action_reports.save_report).
+    report_dir: Path
     # Path of the rendered octavia.conf.
     octavia_conf: Path
     # Ubuntu series of the unit ("jammy", "noble").

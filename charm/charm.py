@@ -349,6 +349,7 @@ class OctaviaCharm(ops.CharmBase):
             connect=lambda: self._connect(config),
             ssh_dir=state / "ssh",
             state_dir=state / "plan",
+            report_dir=state / "reports",
             octavia_conf=self.workload.root / machine.OCTAVIA_CONF.lstrip("/"),
             series=machine.series(self.workload),
             package_versions=lambda: self.workload.package_versions(machine.VERSION_PACKAGES),

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from action_context import ActionContext, Handler
+from action_reports import capped, save_report
 from charmed_octavia.cloud import flavors
 from charmed_octavia.cloud.flavors import FlavorProfileSpec, parse_flavor_data
 from charmed_octavia.cloud.outcomes import describe_error
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 _T = TypeVar("_T")
+# The Markdown report goes into the results when it fits well within one action-set argument.
+REPORT_IN_RESULTS = 64 * 1024
 
 
 # ---- parameters ----------------------------------------------------------------------------
@@ -253,6 +256,11 @@ def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
         event.fail(f"run-test-plan: {describe_error(e)}")
         return
     data = result.to_dict()
+    markdown = report.render_markdown(data)
+    markdown_file = save_report(ctx.report_dir, f"run-test-plan-{result.run_id}", markdown, "md")
+    json_file = save_report(
+        ctx.report_dir, f"run-test-plan-{result.run_id}", report.render_json(data)
+    )
     steps = {
         f"{i + 1:02d}-{s.name}": {
             "status": s.status,
@@ -267,8 +275,11 @@ def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
             "verdict-reason": result.verdict_reason,
             "run-id": result.run_id,
             "steps": steps,
-            "report": report.render_markdown(data),
-            "report-json": report.render_json(data),
+            "report": markdown
+            if len(markdown) <= REPORT_IN_RESULTS
+            else f"(the report is {len(markdown)} characters: see {markdown_file})",
+            "report-file": str(markdown_file),
+            "report-json-file": str(json_file),
         }
     )
     if result.verdict == "failed":
@@ -287,19 +298,29 @@ def cleanup_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
         event.fail(f"cleanup-test-plan: {describe_error(e)}")
         return
     kept = outcome.kept
+    path = save_report(
+        ctx.report_dir, "cleanup-test-plan", json.dumps(outcome.to_dict(), indent=1)
+    )
+    # Run ids are no result keys (Juju takes lowercase letters, digits, "-" and "." only):
+    # the runs go as JSON text.
     event.set_results(
         {
-            "runs": dict(outcome.runs) or {"none": "no test-plan run recorded"},
+            "runs": json.dumps(outcome.runs, sort_keys=True),
             "deleted": str(outcome.deleted),
             "kept": str(len(kept)),
-            "resources": json.dumps(outcome.rows, sort_keys=True),
+            "report-file": str(path),
         }
     )
-    if kept:
+    if params.run_id and outcome.runs.get(params.run_id) == "no-record":
         event.fail(
-            "cleanup-test-plan kept "
-            + "; ".join(f"{r['kind']} {r['name']} ({r['id']}): {r['reason']}" for r in kept)
-            + ": run it again once the cause is fixed"
+            f"cleanup-test-plan: no record of test-plan run {params.run_id!r} on this unit: "
+            "nothing was deleted (only runs recorded here are cleaned)"
+        )
+    elif kept:
+        lines = [f"{r['kind']} {r['name']} ({r['id']}): {r['reason']}" for r in kept]
+        event.fail(
+            f"cleanup-test-plan kept {capped(lines, limit=5).replace(chr(10), '; ')}: "
+            "run it again once the cause is fixed"
         )
 
 

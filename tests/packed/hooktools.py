@@ -16,12 +16,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.juju_rules import ARG_MAX, RESULT_KEY
 
 TOOLS = (
     "action-fail",
@@ -41,8 +42,6 @@ TOOLS = (
     "status-get",
     "status-set",
 )
-# Juju's rule for action result keys (juju/juju: core/actions).
-RESULT_KEY = re.compile(r"^[a-z0-9](?:[a-z0-9-.]*[a-z0-9])?$")
 
 
 class HookToolError(Exception):
@@ -151,11 +150,13 @@ def _network(state: dict[str, Any]) -> dict[str, Any]:
 def _action_set(state: dict[str, Any], rest: list[str]) -> None:
     for item in rest:
         key, _, value = item.partition("=")
-        if not all(RESULT_KEY.match(part) for part in key.split(".")):
+        if not RESULT_KEY.fullmatch(key):
             raise HookToolError(
                 f'key "{key}" must start and end with lowercase alphanumeric, and contain '
                 "only lowercase alphanumeric, hyphens and periods"
             )
+        if len(item.encode()) > ARG_MAX:
+            raise HookToolError(f"argument list too long: {key} has {len(item)} characters")
         state["action"]["results"][key] = value
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from collections.abc import Iterable
@@ -26,26 +27,61 @@ if TYPE_CHECKING:
     from charmed_octavia.amphora.discovery import Amphora
     from charmed_octavia.amphora.ssh import CommandResult, SSHSettings
 
-__all__ = ["COLLECT_SCRIPT", "HAPROXY_DIR", "VERDICTS", "check_amphorae", "interpret"]
+__all__ = [
+    "COLLECT_SCRIPT",
+    "HAPROXY_DIR",
+    "VERDICTS",
+    "check_amphorae",
+    "interpret",
+    "parse_since",
+    "reader_time",
+]
 
 # Where an amphora keeps <load balancer id>/haproxy.cfg (Octavia's haproxy_amphora base_path).
 HAPROXY_DIR = "/var/lib/octavia"
 # Read-only collection, run as ``sh -s -- SINCE DIR``; sections are marked with "@@".
 COLLECT_SCRIPT = load_script("collect.sh")
-# journalctl/dmesg --since accepts these; anything else is refused before connecting.
-_SINCE = re.compile(r"^[0-9A-Za-z :+\-.,]{1,64}$")
 _LIMIT_UNLIMITED = 1 << 60
+_RELATIVE = re.compile(r"-(?P<count>\d{1,6})(?P<unit>[smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+UTC = datetime.timezone.utc
 
 
-def validate_since(since: str | None) -> str:
-    """An empty or journalctl/dmesg ``--since`` value; ``ValueError`` otherwise."""
-    if not since:
-        return ""
-    if not _SINCE.match(since):
+def parse_since(since: str | datetime.datetime | None, now: datetime.datetime | None = None):
+    """``since`` as an aware time, or None for the whole boot; ``ValueError`` if it is none.
+
+    Accepted: an ISO 8601 date or time ("2026-02-02", "2026-02-02 22:00:00", "...T22:00Z",
+    "...+01:00"; UTC when no offset is given), "-90s", "-30m", "-1h", "-2d" (before ``now``),
+    "today" and "yesterday" (UTC midnight), or an aware ``datetime``.
+    """
+    if since is None or since == "":
+        return None
+    if isinstance(since, datetime.datetime):
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware time (with its UTC offset)")
+        return since
+    now = now or datetime.datetime.now(UTC)
+    text = since if isinstance(since, str) else ""
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        return now - datetime.timedelta(**{_UNITS[relative["unit"]]: int(relative["count"])})
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if text in ("today", "yesterday"):
+        return midnight - datetime.timedelta(days=1 if text == "yesterday" else 0)
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        shown = repr(since) if len(repr(since)) <= 64 else repr(since)[:63] + "\u2026"
         raise ValueError(
-            f"since {since!r} is not a time: use e.g. '2026-02-02 22:00:00', '-1h' or 'today'"
-        )
-    return since
+            f"since {shown} is not a time: use e.g. '2026-02-02 22:00:00' (UTC), "
+            "'2026-02-02T22:00:00+01:00', '-1h', '-30m' or 'today'"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def reader_time(moment: datetime.datetime) -> str:
+    """The one form both kernel-log readers take, in UTC (the script sets TZ=UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -161,8 +197,19 @@ def _judge(result: AmphoraResult, problems: list[str], at_risk: list[str]) -> No
         result.reason = "no OOM kill; " + ("; ".join(details) or "memory unknown")
 
 
-def interpret(result: AmphoraResult, output: str, haproxy_dir: str) -> None:
-    """Fill ``result`` from the collection script's output and decide the verdict."""
+def _read_status(log_lines: list[str], source: str, stderr: str) -> str | None:
+    """Why the kernel log was not read whole (its reader's exit status), or None."""
+    codes = [line.split()[1] for line in log_lines if line.startswith("@@rc ")]
+    if codes and codes[-1] == "0":
+        return None
+    said = " ".join(stderr.strip().splitlines()[-2:])[-300:]
+    code = codes[-1] if codes else "no exit status"
+    return f"{source} could not read the kernel log (exit {code}){': ' + said if said else ''}"
+
+
+def interpret(result: AmphoraResult, output: str, haproxy_dir: str, stderr: str = "") -> None:
+    """Fill ``result`` from the collection script's output and decide the verdict. A kernel
+    log that was not read whole is a problem: "no OOM" is only said of a log read whole."""
     sections = _sections(output)
     if "configs" not in sections or "@@end" not in sections["configs"]:
         result.verdict, result.reason = "error", "collection output incomplete"
@@ -177,6 +224,9 @@ def interpret(result: AmphoraResult, output: str, haproxy_dir: str) -> None:
     result.memory_limit_kb = _memory_limit_kb(sections.get("cgroup", []))
     result.haproxy_processes = _haproxy_processes(sections.get("ps", []))
     problems: list[str] = []
+    unread = _read_status(log_lines, result.log_source or "the kernel log reader", stderr)
+    if unread:
+        problems.append(unread)
     if "@@nopidof" in sections.get("ps", []):
         problems.append("pidof not found on the amphora: haproxy processes not listed")
     try:
@@ -199,13 +249,15 @@ def check_amphorae(
     amphorae: Iterable[Amphora],
     *,
     ssh: SSHSettings,
-    since: str | None = None,
+    since: str | datetime.datetime | None = None,
     concurrency: int = 10,
     timeout: float = 30.0,
     haproxy_dir: str = HAPROXY_DIR,
 ) -> CheckReport:
-    """Collect and judge every amphora; ``haproxy_dir`` is where the haproxy.cfg files are."""
-    since_value = validate_since(since)
+    """Collect and judge every amphora; ``haproxy_dir`` is where the haproxy.cfg files are;
+    ``since`` as ``parse_since`` takes it."""
+    moment = parse_since(since)
+    since_value = reader_time(moment) if moment else ""
     started = time.monotonic()
 
     def handle(result: AmphoraResult, output: CommandResult) -> None:
@@ -216,7 +268,7 @@ def check_amphorae(
                 f"{output.stderr.strip()[-300:] or 'no error output'}"
             )
             return
-        interpret(result, output.stdout, haproxy_dir)
+        interpret(result, output.stdout, haproxy_dir, output.stderr)
 
     job = Job(COLLECT_SCRIPT, [since_value, haproxy_dir], timeout, handle)
     results = run_all(amphorae, ssh, job, concurrency)

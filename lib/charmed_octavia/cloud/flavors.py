@@ -19,14 +19,31 @@ from charmed_octavia.cloud.outcomes import (
     Ensured,
     InvalidParameter,
     check_name,
+    check_text,
     differences,
+    shown,
 )
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
-# Nova accepts ids of word characters, dots, dashes and spaces (nova.api.validation).
-_NOVA_ID = re.compile(r"^(?! )[\w. -]{1,255}(?<! )$")
+# Nova accepts ids of ASCII word characters, dots, dashes and spaces (nova.api.validation).
+_NOVA_ID = re.compile(r"(?! )[A-Za-z0-9_. -]{1,255}(?<! )")
+# Nova and Octavia keep these in 32-bit signed integer columns.
+INT32_MAX = 2**31 - 1
+# Octavia's flavor_data column holds 4096 characters; JSON nested deeper than this is no
+# flavor profile Octavia knows.
+FLAVOR_DATA_MAX = 4096
+FLAVOR_DATA_DEPTH = 8
+
+
+def check_int(label: str, value: object, low: int, high: int = INT32_MAX) -> int:
+    """An integer from ``low`` to ``high`` (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidParameter(
+            f"{label} must be an integer from {low} to {high}, not {shown(value)}"
+        )
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +67,11 @@ class NovaFlavorSpec:
             ("disk", self.disk, 0),
             ("vcpus", self.vcpus, 1),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise InvalidParameter(f"{field} must be an integer >= {minimum}, not {value!r}")
-        if self.id and not _NOVA_ID.match(self.id):
-            raise InvalidParameter(f"Nova flavor id {self.id!r} has characters Nova refuses")
+            check_int(field, value, minimum)
+        if self.id and not _NOVA_ID.fullmatch(self.id):
+            raise InvalidParameter(f"Nova flavor id {shown(self.id)} has characters Nova refuses")
+        if self.description is not None:
+            check_text("Nova flavor description", self.description)
 
     def wanted(self) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -84,13 +102,14 @@ class FlavorProfileSpec:
         check_name("provider", self.provider, max_length=64)
         if not self.compute_flavor:
             raise InvalidParameter("compute-flavor must name a Nova flavor (id or name)")
+        check_text("compute-flavor", self.compute_flavor)
         if "compute_flavor" in self.flavor_data and (
             self.flavor_data["compute_flavor"] != self.compute_flavor
         ):
             raise InvalidParameter(
                 "flavor-data sets compute_flavor to "
-                f"{self.flavor_data['compute_flavor']!r} but compute-flavor is "
-                f"{self.compute_flavor!r}"
+                f"{shown(self.flavor_data['compute_flavor'])} but compute-flavor is "
+                f"{shown(self.compute_flavor)}"
             )
 
 
@@ -108,18 +127,38 @@ class LbFlavorSpec:
         check_name("Octavia flavor", self.name)
         if not self.flavorprofile:
             raise InvalidParameter("flavorprofile must name a flavorprofile (id or name)")
-        if len(self.description) > 255:
-            raise InvalidParameter("description is longer than 255 characters")
+        check_text("flavorprofile", self.flavorprofile)
+        check_text("description", self.description)
+
+
+def _refuse_constant(name: str) -> None:
+    raise InvalidParameter(f"flavor-data holds {name}, which is not JSON")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def parse_flavor_data(text: str) -> dict[str, Any]:
-    """The ``flavor-data`` parameter: a JSON object, or a clear error."""
+    """The ``flavor-data`` parameter: a JSON object Octavia can store, or a clear error."""
+    if len(text) > FLAVOR_DATA_MAX:
+        raise InvalidParameter(
+            f"flavor-data is longer than Octavia's {FLAVOR_DATA_MAX} characters"
+        )
     try:
-        value = json.loads(text or "{}")
+        value = json.loads(text or "{}", parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:
         raise InvalidParameter(f"flavor-data is not valid JSON: {e}") from None
+    except RecursionError:
+        raise InvalidParameter("flavor-data is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidParameter(f"flavor-data must be a JSON object, not {type(value).__name__}")
+    if _depth(value) > FLAVOR_DATA_DEPTH:
+        raise InvalidParameter(f"flavor-data is nested deeper than {FLAVOR_DATA_DEPTH} levels")
     return value
 
 

@@ -4,10 +4,16 @@ error for bad input, and how an error is told in one line."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 Action = Literal["created", "reused"]
+
+# Characters that would start a new line in a log, a result or a file (C0 controls and DEL).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# How much of a bad value a message quotes: enough to recognise it, never a 10 kB echo.
+SHOWN_LIMIT = 64
 
 
 class InvalidParameter(ValueError):
@@ -22,7 +28,7 @@ class ConflictError(RuntimeError):
         self.name = name
         self.differences = list(differences)
         super().__init__(
-            f"{kind} {name!r} already exists and differs: {'; '.join(self.differences)}"
+            f"{kind} {shown(name)} already exists and differs: {'; '.join(self.differences)}"
         )
 
 
@@ -59,13 +65,32 @@ def differences(wanted: Mapping[str, Any], actual: Mapping[str, Any]) -> list[st
     ]
 
 
+def shown(value: object) -> str:
+    """``value`` quoted for a message: its repr, cut to ``SHOWN_LIMIT`` characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_LIMIT:
+        return text
+    return f"{text[: SHOWN_LIMIT - 1]}\u2026 ({len(str(value))} characters)"
+
+
+def check_text(label: str, value: str, *, max_length: int = 255) -> str:
+    """A free-text value (a description): a string of at most ``max_length`` characters on
+    one line."""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{label} must be text, not {shown(value)}")
+    if CONTROL.search(value):
+        raise InvalidParameter(f"{label} must be one line without control characters")
+    if len(value) > max_length:
+        raise InvalidParameter(f"{label} is longer than {max_length} characters")
+    return value
+
+
 def check_name(kind: str, name: str, *, max_length: int = 255) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameter(f"{kind} name must not be empty")
+    check_text(f"{kind} name", name, max_length=max_length)
     if name != name.strip():
-        raise InvalidParameter(f"{kind} name {name!r} has leading or trailing spaces")
-    if len(name) > max_length:
-        raise InvalidParameter(f"{kind} name is longer than {max_length} characters")
+        raise InvalidParameter(f"{kind} name {shown(name)} has leading or trailing spaces")
     return name
 
 

@@ -14,14 +14,18 @@ import datetime
 import re
 from typing import Any
 
-from charmed_octavia.cloud.outcomes import InvalidParameter
+from charmed_octavia.cloud.outcomes import InvalidParameter, shown
 
 # A DNS name or a single label: what a listener's certificate CN/SAN normally holds.
 _HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    r"(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 MAX_DAYS = 3650
+# X.509's upper bound for a common name (RFC 5280 ub-common-name); the CA's is the name plus
+# " CA", so the name itself has three characters less.
+CN_MAX = 64
+CA_SUFFIX = " CA"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,14 +52,20 @@ class TlsBundle:
 
 
 def validate_common_name(common_name: str) -> str:
-    if not _HOSTNAME.match(common_name or ""):
-        raise InvalidParameter(f"common-name {common_name!r} is not a valid DNS name")
+    if not isinstance(common_name, str) or not _HOSTNAME.fullmatch(common_name):
+        raise InvalidParameter(f"common-name {shown(common_name)} is not a valid DNS name")
+    limit = CN_MAX - len(CA_SUFFIX)
+    if len(common_name) > limit:
+        raise InvalidParameter(
+            f"common-name is longer than {limit} characters (X.509 allows {CN_MAX} for a "
+            f"common name, and the generated CA's is the name plus {CA_SUFFIX!r})"
+        )
     return common_name
 
 
 def validate_days(days: int) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise InvalidParameter(f"days must be an integer from 1 to {MAX_DAYS}, not {days!r}")
+        raise InvalidParameter(f"days must be an integer from 1 to {MAX_DAYS}, not {shown(days)}")
     return days
 
 
@@ -94,7 +104,7 @@ def generate_bundle(
     ca_name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "charmed-octavia test plan"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} CA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name}{CA_SUFFIX}"),
         ]
     )
     ca_cert = (

@@ -155,9 +155,8 @@ def reloads(run: PlanRun, step: StepResult) -> None:
 # ---- the OOM check ---------------------------------------------------------------------------
 
 
-def _since(epoch: float) -> str:
-    # journalctl's and dmesg's --since take local time, to the second.
-    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+def _since(epoch: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
 
 
 def oom_check(run: PlanRun, step: StepResult) -> None:
@@ -176,7 +175,8 @@ def oom_check(run: PlanRun, step: StepResult) -> None:
     )
     run.amphora_results = report.results
     summary = summarize(report.results)
-    step.details.update(summary=summary, since=since, haproxy_dir=run.ctx.amphora_haproxy_dir)
+    shown = f"{check.reader_time(since)} UTC"
+    step.details.update(summary=summary, since=shown, haproxy_dir=run.ctx.amphora_haproxy_dir)
     reachable = [r for r in report.results if r.verdict not in ("unreachable", "error")]
     if not reachable:
         step.status, step.evidence = "skipped", _unreached(report.results)
@@ -191,6 +191,6 @@ def oom_check(run: PlanRun, step: StepResult) -> None:
         for e in r.haproxy_kills()
         if e.victim_pid is not None
     ]
-    step.evidence = f"{counts}; kernel log since {since}"
+    step.evidence = f"{counts}; kernel log since {shown}"
     if kills:
         step.evidence += "; OOM-killed: " + "; ".join(kills)

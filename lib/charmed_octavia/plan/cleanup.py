@@ -2,6 +2,10 @@
 to find a resource whose create call may have happened (by its ownership mark) and how to
 delete it. Idempotent and safe at any time: a run still in progress (its lock held) is left
 alone; what is in use is kept with the reason, for the next cleanup.
+
+Only runs recorded in this state directory are cleaned. Any tenant can write the plan's tag on
+a load balancer, so a tag is read as data (a run id, or nothing) and a load balancer whose
+tagged run is not recorded here is reported, never deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from charmed_octavia.cloud.outcomes import describe_error
 from charmed_octavia.cloud.waiting import SYSTEM_CLOCK, Clock
 from charmed_octavia.plan.params import Progress, no_progress
 from charmed_octavia.plan.records import (
+    RUN_ID,
     TAG_PREFIX,
     ResourceRecord,
     RunBusy,
@@ -23,7 +28,6 @@ from charmed_octavia.plan.records import (
     RunStore,
     nova_description,
     run_tag,
-    utcnow,
     validate_run_id,
 )
 
@@ -273,7 +277,9 @@ def cleanup_record(
 
 @dataclasses.dataclass
 class CleanupResult:
-    runs: dict[str, str]  # run id -> cleaned | busy | kept-some | no-record
+    # run id -> cleaned | kept-some | busy | no-record (asked for, not recorded here) |
+    # not-recorded-here (a load balancer's tag names it; left alone)
+    runs: dict[str, str]
     rows: list[dict[str, Any]]
 
     @property
@@ -288,17 +294,40 @@ class CleanupResult:
         return {"runs": self.runs, "resources": self.rows, "deleted": self.deleted}
 
 
-def _run_ids(conn: Connection, store: RunStore, run_id: str) -> list[str]:
-    """The run to clean up, or every recorded run and every run a load balancer's tag names
-    (its record may be gone with the state directory)."""
-    if run_id:
-        return [run_id]
-    run_ids = store.run_ids()
+def _tagged_runs(conn: Connection) -> set[str]:
+    """The run ids load balancers' tags name; a tag that is no valid run id names none."""
+    found = set()
     for lb in loadbalancers.tagged_with_prefix(conn, TAG_PREFIX):
-        for t in lb.tags or []:
-            if str(t).startswith(TAG_PREFIX) and t[len(TAG_PREFIX) :] not in run_ids:
-                run_ids.append(t[len(TAG_PREFIX) :])
-    return run_ids
+        for tag in lb.tags or []:
+            candidate = str(tag)[len(TAG_PREFIX) :] if str(tag).startswith(TAG_PREFIX) else ""
+            if candidate and RUN_ID.fullmatch(candidate):
+                found.add(candidate)
+    return found
+
+
+def _cleanup_run(
+    conn: Connection,
+    store: RunStore,
+    rid: str,
+    result: CleanupResult,
+    how: Deletion,
+    say: Progress,
+) -> None:
+    try:
+        with store.lock(rid):
+            record = store.load(rid)
+            say(f"cleanup of run {rid}")
+            rows = cleanup_record(
+                conn, store, record, timeout=how.timeout, clock=how.clock, progress=say
+            )
+            result.rows.extend(dict(r, run_id=rid) for r in rows)
+            if not record.live() and "cleaned" not in record.status:
+                record.status += ",cleaned"
+            store.save(record)
+            result.runs[rid] = "kept-some" if record.live() else "cleaned"
+    except RunBusy:
+        say(f"run {rid} is in progress; left alone")
+        result.runs[rid] = "busy"
 
 
 def cleanup(
@@ -310,31 +339,20 @@ def cleanup(
     clock: Clock = SYSTEM_CLOCK,
     progress: Progress = no_progress,
 ) -> CleanupResult:
-    """Delete everything one run (or every run) created."""
-    say = progress
+    """Delete everything one run (or every run) recorded here created."""
     if run_id:
         validate_run_id(run_id)
     store = RunStore(state_dir)
+    recorded = store.run_ids()
     result = CleanupResult(runs={}, rows=[])
-    for rid in _run_ids(conn, store, run_id):
-        try:
-            with store.lock(rid):
-                if store.exists(rid):
-                    record = store.load(rid)
-                else:
-                    # No record: only what carries the run's tag can be found and deleted.
-                    record = RunRecord(run_id=rid, started=utcnow(), status="no-record")
-                say(f"cleanup of run {rid}")
-                rows = cleanup_record(
-                    conn, store, record, timeout=timeout, clock=clock, progress=say
-                )
-                result.rows.extend(dict(r, run_id=rid) for r in rows)
-                if record.status != "no-record" or rows:
-                    if not record.live() and "cleaned" not in record.status:
-                        record.status += ",cleaned"
-                    store.save(record)
-                result.runs[rid] = "kept-some" if record.live() else "cleaned"
-        except RunBusy:
-            say(f"run {rid} is in progress; left alone")
-            result.runs[rid] = "busy"
+    how = Deletion(timeout=timeout, clock=clock)
+    for rid in [run_id] if run_id else recorded:
+        if rid in recorded:
+            _cleanup_run(conn, store, rid, result, how, progress)
+        else:
+            result.runs[rid] = "no-record"
+    if not run_id:
+        for rid in sorted(_tagged_runs(conn) - set(recorded)):
+            progress(f"load balancers tagged by run {rid}, not recorded here: left alone")
+            result.runs[rid] = "not-recorded-here"
     return result

@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from charmed_octavia.amphora.check import HAPROXY_DIR
 from charmed_octavia.cloud import flavors, tls
-from charmed_octavia.cloud.outcomes import InvalidParameter, check_name
+from charmed_octavia.cloud.flavors import check_int
+from charmed_octavia.cloud.outcomes import InvalidParameter, check_name, check_text, shown
 from charmed_octavia.cloud.waiting import SYSTEM_CLOCK, Clock
-from charmed_octavia.plan.records import validate_run_id
+from charmed_octavia.plan.records import (
+    GENERATED_RUN_ID_LENGTH,
+    secret_name,
+    validate_run_id,
+)
 
 if TYPE_CHECKING:
     from charmed_octavia.amphora.ssh import SSHSettings
@@ -21,6 +26,10 @@ Progress = Callable[[str], None]
 
 LB_ALGORITHMS = ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP")
 POOL_PROTOCOLS = ("HTTP", "HTTPS", "PROXY", "PROXYV2", "TCP")
+# Longest wait a run accepts (a day): beyond it a typo, not a slow cloud.
+MAX_TIMEOUT = 86400
+# Barbican keeps a secret's name in 255 characters.
+SECRET_NAME_MAX = 255
 
 
 def no_progress(message: str) -> None:
@@ -75,18 +84,32 @@ class PlanParams:
             ("vip-subnet", self.vip_subnet),
         ):
             check_name(label, name)
+        # The secret's name carries the run id: both must fit before anything is created.
+        run_id = self.run_id or "x" * GENERATED_RUN_ID_LENGTH
+        if len(secret_name(self.tls_secret_name, run_id)) > SECRET_NAME_MAX:
+            raise InvalidParameter(
+                f"tls-secret-name is too long: with the run id, the secret's name exceeds "
+                f"Barbican's {SECRET_NAME_MAX} characters"
+            )
+        check_text("lb-flavor-description", self.lb_flavor_description)
         self.xxlarge().validate()
         tls.validate_common_name(self.common_name)
-        _int_range("listener-port", self.listener_port, 1, 65535)
-        _int_range("connection-limit", self.connection_limit, -1, None)
-        _int_range("reload-count", self.reload_count, 0, 50)
+        check_int("listener-port", self.listener_port, 1, 65535)
+        check_int("connection-limit", self.connection_limit, -1)
+        check_int("reload-count", self.reload_count, 0, 50)
         if self.lb_algorithm not in LB_ALGORITHMS:
-            raise InvalidParameter(f"lb-algorithm {self.lb_algorithm!r} is not supported")
+            raise InvalidParameter(f"lb-algorithm {shown(self.lb_algorithm)} is not supported")
         if self.pool_protocol not in POOL_PROTOCOLS:
-            raise InvalidParameter(f"pool-protocol {self.pool_protocol!r} is not supported")
+            raise InvalidParameter(f"pool-protocol {shown(self.pool_protocol)} is not supported")
         for label, value in (("lb-timeout", self.lb_timeout), ("step-timeout", self.step_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise InvalidParameter(f"{label} must be a positive number of seconds")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value <= MAX_TIMEOUT
+            ):
+                raise InvalidParameter(
+                    f"{label} must be a positive number of seconds, at most {MAX_TIMEOUT}"
+                )
 
     def xxlarge(self, nova_description: str | None = None) -> flavors.XxlargeSpec:
         return flavors.XxlargeSpec(
@@ -104,14 +127,6 @@ class PlanParams:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-def _int_range(label: str, value: Any, low: int, high: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParameter(f"{label} must be an integer, not {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise InvalidParameter(f"{label} must be {bound}, not {value}")
 
 
 @dataclasses.dataclass

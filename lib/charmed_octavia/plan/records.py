@@ -36,9 +36,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from charmed_octavia.cloud.outcomes import InvalidParameter
+from charmed_octavia.cloud.outcomes import InvalidParameter, shown
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
+# The length of a generated run id (new_run_id): 20261201T075139-210b53.
+GENERATED_RUN_ID_LENGTH = 22
 RUNS_DIRNAME = "test-plan-runs"
 # Octavia tag put on every load balancer, listener, pool and member of a run.
 TAG_PREFIX = "charmed-octavia-run:"
@@ -52,9 +54,9 @@ def new_run_id(now: datetime.datetime | None = None) -> str:
 
 
 def validate_run_id(run_id: str) -> str:
-    if not RUN_ID.match(run_id or ""):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise InvalidParameter(
-            f"run-id {run_id!r} must be 1-48 letters, digits, '.', '_' or '-', "
+            f"run-id {shown(run_id)} must be 1-48 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return run_id
@@ -154,7 +156,7 @@ class RunStore:
     def load(self, run_id: str) -> RunRecord:
         path = self.path(run_id)
         if not path.exists():
-            raise KeyError(f"no record of test-plan run {run_id!r} in {self.dir}")
+            raise KeyError(f"no record of test-plan run {shown(run_id)} in {self.dir}")
         return RunRecord.from_json(path.read_text())
 
     def run_ids(self) -> list[str]:

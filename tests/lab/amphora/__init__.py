@@ -58,6 +58,7 @@ Usage::
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import resource
@@ -170,7 +171,8 @@ class LabAmphora:
         self.haproxy: subprocess.Popen[bytes] | None = None
         self.ssh_port = 0
         self.vip_port = free_port()
-        self.since = ""
+        # When the amphora started (aware, UTC): its checks read the kernel log from here.
+        self.since: datetime.datetime | None = None
         self.renders: list[dict[str, Any]] = []
         self._started: list[int] = []
 
@@ -187,7 +189,8 @@ class LabAmphora:
         if reason:
             raise RuntimeError(reason)
         # dmesg/journalctl --since have second resolution and local time.
-        self.since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
+        # A second back: the readers compare to the second.
+        self.since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
         for sub in ("var/lib/octavia/certs", "etc/systemd", "fakebin", "ssh", "run", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # sshd's sessions and haproxy's worker (user nobody) traverse the tree.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import shutil
 from pathlib import Path
 
+import pytest
 from charmed_octavia.amphora import check
 from charmed_octavia.amphora.results import AmphoraResult
 
@@ -128,9 +131,79 @@ def test_truncated_output_is_an_error():
     assert "incomplete" in result.reason
 
 
-def test_bad_since_is_refused_before_connecting():
-    import pytest
+NOW = datetime.datetime(2026, 2, 2, 23, 30, tzinfo=datetime.timezone.utc)
 
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-02-02 22:00:00", "2026-02-02 22:00:00"),
+        ("2026-02-02T22:00:00Z", "2026-02-02 22:00:00"),
+        ("2026-02-02T23:00:00+01:00", "2026-02-02 22:00:00"),
+        ("2026-02-02", "2026-02-02 00:00:00"),
+        ("-90m", "2026-02-02 22:00:00"),
+        ("-1h", "2026-02-02 22:30:00"),
+        ("-2d", "2026-01-31 23:30:00"),
+        ("today", "2026-02-02 00:00:00"),
+        ("yesterday", "2026-02-01 00:00:00"),
+    ],
+)
+def test_since_becomes_one_utc_time_for_the_readers(text, expected):
+    assert check.reader_time(check.parse_since(text, NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["'; reboot #", "notatime", "2026-02-02 22:00:00 x", "--help", "a,b", "-1h\n", "1h", " -"],
+)
+def test_a_since_no_reader_takes_is_refused_before_connecting(text):
     with pytest.raises(ValueError, match="is not a time"):
-        check.validate_since("'; reboot #")
-    assert check.validate_since("2026-02-02 22:00:00") == "2026-02-02 22:00:00"
+        check.parse_since(text, NOW)
+
+
+def test_a_reader_that_fails_makes_the_amphora_an_error_not_no_oom():
+    # Arrange: the reader exited 1 (an option it refuses, a journal it cannot read).
+    text = output("", cfg(1548344)).replace("@@rc 0", "@@rc 1")
+
+    # Act
+    result = AmphoraResult("amp", "lb", "127.0.0.1:22", "error", "")
+    check.interpret(result, text, "/var/lib/octavia", "dmesg: invalid time value")
+
+    # Assert
+    assert result.verdict == "error"
+    assert "dmesg could not read the kernel log (exit 1): dmesg: invalid time value" in (
+        result.reason
+    )
+
+
+def test_the_collection_reports_a_reader_that_fails(tmp_path):
+    # Arrange: a dmesg that refuses, as util-linux's does for a time it cannot parse.
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("awk", "pidof", "cat"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    fake = bin_dir / "dmesg"
+    fake.write_text('#!/bin/sh\necho "dmesg: read kernel buffer failed" >&2\nexit 1\n')
+    fake.chmod(0o755)
+
+    # Act
+    run = subprocess.run(
+        ["/bin/sh", "-s", "--", "2099-01-01 00:00:00", str(tmp_path / "octavia")],
+        input=check.COLLECT_SCRIPT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(bin_dir)},
+        check=False,
+    )
+    result = AmphoraResult("amp", "lb", "127.0.0.1:22", "error", "")
+    check.interpret(result, run.stdout, "/var/lib/octavia", run.stderr)
+
+    # Assert
+    assert "@@rc 1" in run.stdout
+    assert result.verdict == "error"
+    assert "read kernel buffer failed" in result.reason

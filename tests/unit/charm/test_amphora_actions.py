@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,11 @@ def test_check_results_summary_and_report(machine, library):
     assert results["verdict"] == "oom-seen"
     assert results["summary"]["oom-seen"] == "1"
     assert results["summary"]["unreachable"] == "1"
-    report = json.loads(results["report"])
+    assert results["not-ok"] == "amp-1: oom-seen: killed\namp-2: unreachable: timed out"
+    report_file = Path(results["report-file"])
+    assert report_file.parent == machine.root / "var/lib/charm-octavia/reports"
+    assert stat.S_IMODE(report_file.stat().st_mode) == 0o600
+    report = json.loads(report_file.read_text())
     assert report["results"][0]["oom_events"][0]["victim_pid"] == 7
     assert library.calls[0] == ("discover", {"conn": "conn", "loadbalancer": "lb1-xxlarge"})
     _, check = library.calls[1]
@@ -141,3 +146,29 @@ def test_prepare_bad_parameters_fail_before_anything(machine, library):
     with pytest.raises(testing.ActionFailed):
         ctx.run(ctx.on.action("prepare-amphora", params={"timeout": 0}), testing.State())
     assert library.calls == []
+
+
+def test_a_check_of_a_hundred_amphorae_fits_what_juju_carries(machine, library, monkeypatch):
+    # Arrange: 100 amphorae, each with a long OOM report (a big task table), all killed.
+    unit_key(machine)
+    tasks = [
+        oom.OOMTask(pid=i, uid=0, tgid=i, total_vm_kb=i, rss_kb=i, name=f"task{i}")
+        for i in range(300)
+    ]
+    event = oom.OOMEvent(time="t", victim_pid=7, victim_name="haproxy", tasks=tasks)
+    library.amps = [discovery.Amphora(f"amp-{i:03}", "lb-1", "192.0.2.1") for i in range(100)]
+    many = [
+        results.AmphoraResult(a.id, "lb-1", "h:22", "oom-seen", "killed " * 50, [event])
+        for a in library.amps
+    ]
+    monkeypatch.setattr(check, "check_amphorae", lambda amps, **kwargs: results.CheckReport(many))
+    ctx = testing.Context(charm.OctaviaCharm)
+
+    # Act (the autouse fixture holds every result to Juju's size and key rules)
+    ctx.run(ctx.on.action("check-amphorae"), testing.State())
+
+    # Assert: the whole report is in the file, the results say how to find it.
+    out = ctx.action_results or {}
+    assert out["amphorae"] == "100"
+    assert "(+80 more in the report file)" in out["not-ok"]
+    assert len(json.loads(Path(out["report-file"]).read_text())["results"]) == 100

@@ -394,7 +394,8 @@ def test_run_test_plan_hands_the_unit_facts_to_the_plan_and_returns_the_report(c
         "evidence": "loadbalancer ok",
     }
     assert "**Verdict: INCONCLUSIVE" in results["report"]
-    assert json.loads(results["report-json"])["verdict"] == "inconclusive"
+    assert json.loads(Path(results["report-json-file"]).read_text())["verdict"] == "inconclusive"
+    assert Path(results["report-file"]).read_text() == results["report"]
     assert "[1/14] Preflight: started" in ctx.action_logs
 
 
@@ -460,7 +461,7 @@ def test_cleanup_reports_what_it_deleted(ctx, machine, fake):
     assert run_id == "r1"
     results = ctx.action_results
     assert results is not None
-    assert results["runs"] == {"r1": "cleaned"}
+    assert json.loads(results["runs"]) == {"r1": "cleaned"}
     assert results["deleted"] == "1"
     assert results["kept"] == "0"
 
@@ -494,3 +495,53 @@ def test_cleanup_refuses_a_bad_run_id(ctx, machine, fake):
 
     assert "run-id 'a b' must be" in caught.value.message
     assert fake.calls == []
+
+
+def test_cleanup_of_generated_run_ids_sets_results_juju_takes(ctx, machine, fake):
+    # Arrange: run ids as the plan makes them (20261201T075139-210b53) and as RUN_ID allows.
+    from charmed_octavia.plan.records import new_run_id
+
+    generated, chosen = new_run_id(), "My_Run.1"
+    fake.cleanup_result = cleanup.CleanupResult(
+        runs={generated: "cleaned", chosen: "kept-some"},
+        rows=[{"kind": "keypair", "name": "k", "id": "k", "outcome": "deleted", "reason": ""}],
+    )
+
+    # Act (the autouse fixture holds the results to Juju's rules)
+    ctx.run(ctx.on.action("cleanup-test-plan"), state())
+
+    # Assert
+    results = ctx.action_results or {}
+    assert json.loads(results["runs"]) == {generated: "cleaned", chosen: "kept-some"}
+    assert results["deleted"] == "1"
+
+
+def test_run_test_plan_a_report_too_big_for_results_is_in_its_file(
+    ctx, machine, fake, monkeypatch
+):
+    # Arrange: a report longer than one action-set argument carries.
+    from charmed_octavia.plan import report
+
+    fake.plan_result = _result("inconclusive")
+    monkeypatch.setattr(report, "render_markdown", lambda data: "x" * (200 * 1024))
+
+    # Act (the autouse fixture holds the results to Juju's rules)
+    ctx.run(ctx.on.action("run-test-plan"), state())
+
+    # Assert
+    results = ctx.action_results or {}
+    assert results["report"].startswith("(the report is 204800 characters: see ")
+    assert len(Path(results["report-file"]).read_text()) == 200 * 1024
+
+
+def test_cleanup_of_a_run_not_recorded_here_fails_and_deletes_nothing(ctx, machine, fake):
+    # Arrange
+    fake.cleanup_result = cleanup.CleanupResult(runs={"nosuchrun": "no-record"}, rows=[])
+
+    # Act
+    with pytest.raises(testing.ActionFailed) as caught:
+        ctx.run(ctx.on.action("cleanup-test-plan", params={"run-id": "nosuchrun"}), state())
+
+    # Assert
+    assert "no record of test-plan run 'nosuchrun' on this unit" in caught.value.message
+    assert (ctx.action_results or {})["deleted"] == "0"

@@ -32,13 +32,13 @@ def test_defaults_are_the_test_plans_values():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("listener_port", 0, "listener-port must be from 1 to 65535"),
-        ("connection_limit", -2, "connection-limit must be >= -1"),
-        ("reload_count", 51, "reload-count must be from 0 to 50"),
+        ("listener_port", 0, "listener-port must be an integer from 1 to 65535"),
+        ("connection_limit", -2, "connection-limit must be an integer from -1 to 2147483647"),
+        ("reload_count", 51, "reload-count must be an integer from 0 to 50"),
         ("lb_algorithm", "RANDOM", "lb-algorithm 'RANDOM'"),
         ("pool_protocol", "UDP", "pool-protocol 'UDP'"),
         ("step_timeout", 0, "step-timeout must be a positive"),
-        ("ram", 0, "ram must be an integer >= 1"),
+        ("ram", 0, "ram must be an integer from 1 to 2147483647"),
         ("run_id", "-x", "run-id '-x' must be"),
         ("lb_name", " lb", "leading or trailing spaces"),
     ],

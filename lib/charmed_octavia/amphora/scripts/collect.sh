@@ -1,3 +1,4 @@
+# SINCE: "YYYY-MM-DD HH:MM:SS" in UTC (the readers are told TZ=UTC), or empty for the boot.
 since=$1
 dir=$2
 echo "@@section oom"
@@ -7,11 +8,11 @@ for f in /run/log/journal/*/*.journal /var/log/journal/*/*.journal; do
 done
 if [ -n "$journal" ] && command -v journalctl >/dev/null 2>&1; then
     echo "@@source journalctl"
-    if [ -n "$since" ]; then journalctl -k --no-pager -q -o short-iso --since "$since"
+    if [ -n "$since" ]; then TZ=UTC journalctl -k --no-pager -q -o short-iso --since "$since"
     else journalctl -k -b --no-pager -q -o short-iso; fi
 else
     echo "@@source dmesg"
-    if [ -n "$since" ]; then dmesg --time-format iso --since "$since"
+    if [ -n "$since" ]; then TZ=UTC dmesg --time-format iso --since "$since"
     else dmesg --time-format iso; fi
 fi
 echo "@@rc $?"
