@@ -30,6 +30,10 @@ class PrepareParams:
     timeout: int = 30
 
     def __post_init__(self) -> None:
+        if self.loadbalancer:
+            from charmed_octavia.cloud.outcomes import check_name
+
+            check_name("loadbalancer", self.loadbalancer)
         if not 1 <= self.concurrency <= 100:
             raise ValueError("concurrency must be between 1 and 100")
         if not 1 <= self.timeout <= 3600:

@@ -26,6 +26,7 @@ import amphora_actions  # noqa: E402
 import ops  # noqa: E402
 import plan_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
+from charmed_octavia.cloud.outcomes import redact  # noqa: E402
 from charmed_octavia.unit import machine, reconcile, relations  # noqa: E402
 from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
@@ -311,7 +312,7 @@ class OctaviaCharm(ops.CharmBase):
         event.add_status(ops.ActiveStatus("Unit is ready"))
 
     def _redact(self, text: str) -> str:
-        """``text`` without any password the relations or config hold."""
+        """``text`` without any secret the relations, the config or the peer data hold."""
         found = self.assess()
         values = []
         if found.identity:
@@ -322,10 +323,11 @@ class OctaviaCharm(ops.CharmBase):
             values.extend(s.password for s in found.amqp.servers)
         if found.config and found.config.lb_mgmt_issuing_ca_key_passphrase:
             values.append(found.config.lb_mgmt_issuing_ca_key_passphrase)
-        for value in values:
-            if value:
-                text = text.replace(value, "***")
-        return text
+        peer = self.model.get_relation(PEER)
+        if peer is not None:
+            shared = peer.data[self.app]
+            values.extend(shared.get(key, "") for key in (HEARTBEAT_KEY, CERTS_PASSPHRASE))
+        return redact(text, values)
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from action_context import ActionContext, Handler
 from action_reports import capped, save_report
 from charmed_octavia.cloud import flavors
 from charmed_octavia.cloud.flavors import FlavorProfileSpec, parse_flavor_data
-from charmed_octavia.cloud.outcomes import describe_error
+from charmed_octavia.cloud.outcomes import describe_error, shown
 
 if TYPE_CHECKING:
     import ops
@@ -187,12 +187,19 @@ def store_tls_bundle(event: ops.ActionEvent, ctx: ActionContext) -> None:
     params = _load(event, StoreTlsBundleParams)
     from charmed_octavia.cloud import barbican, tls
 
-    if params.bundle:
-        bundle = tls.decode_bundle(params.bundle)
-        event.log(f"storing the given bundle ({bundle.subject})")
-    else:
-        bundle = tls.generate_bundle(params.common_name, days=params.days)
+    try:
+        # The parameters were checked; what cryptography still refuses fails the action too.
+        if params.bundle:
+            bundle = tls.decode_bundle(params.bundle)
+        else:
+            bundle = tls.generate_bundle(params.common_name, days=params.days)
+    except ValueError as e:
+        event.fail(f"store-tls-bundle: {describe_error(e)}")
+        return
+    if bundle.generated:
         event.log(f"generated a CA and a certificate for {params.common_name}")
+    else:
+        event.log(f"storing the given bundle ({bundle.subject})")
     try:
         stored = barbican.store_bundle(ctx.connect(), params.name, bundle)
     except Exception as e:
@@ -291,7 +298,14 @@ def run_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
 def cleanup_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
     params = _load(event, CleanupParams)
     from charmed_octavia.plan import cleanup
+    from charmed_octavia.plan.records import RunStore
 
+    if params.run_id and not RunStore(ctx.state_dir).exists(params.run_id):
+        event.fail(
+            f"cleanup-test-plan: no record of test-plan run {shown(params.run_id)} on this unit: "
+            "nothing was deleted (only runs recorded here are cleaned)"
+        )
+        return
     try:
         outcome = cleanup.cleanup(ctx.connect(), ctx.state_dir, params.run_id, progress=event.log)
     except Exception as e:
@@ -312,10 +326,8 @@ def cleanup_test_plan(event: ops.ActionEvent, ctx: ActionContext) -> None:
         }
     )
     if params.run_id and outcome.runs.get(params.run_id) == "no-record":
-        event.fail(
-            f"cleanup-test-plan: no record of test-plan run {params.run_id!r} on this unit: "
-            "nothing was deleted (only runs recorded here are cleaned)"
-        )
+        # The record went between the check above and the cleanup (another action ran).
+        event.fail(f"cleanup-test-plan: run {shown(params.run_id)} is no longer recorded here")
     elif kept:
         lines = [f"{r['kind']} {r['name']} ({r['id']}): {r['reason']}" for r in kept]
         event.fail(

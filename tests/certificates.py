@@ -3,14 +3,16 @@ library's own ``charmed_octavia.cloud.tls`` (so tests of that module do not test
 itself).
 
 One builder for every test-side certificate: the unit tests' PEM options and relation CAs,
-an operator's own PKCS#12, the lab's Octavia CA and the lab amphora's listener certificate.
+an operator's own PKCS#12, the lab's Octavia CA, the lab amphora's listener certificate, and
+the amphora PKI an operator gives the charm (``amphora_pki``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,8 +24,8 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass(frozen=True)
-class SelfSigned:
-    """A self-signed certificate and its private key."""
+class CertKey:
+    """A certificate and its private key."""
 
     cert: x509.Certificate
     key: PrivateKey
@@ -48,7 +50,14 @@ class SelfSigned:
         return self.key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 
 
-def self_signed(
+def self_signed(common_name: str, **options: Any) -> CertKey:
+    """A certificate for ``common_name`` signed by its own key (a CA when ``ca``); the
+    options are ``signed_by``'s."""
+    return signed_by(None, common_name, **options)
+
+
+def signed_by(
+    issuer: CertKey | None,
     common_name: str,
     *,
     key_type: KeyType = "ec",
@@ -56,8 +65,8 @@ def self_signed(
     days: float = 1,
     backdate: datetime.timedelta = datetime.timedelta(0),
     serial: int | None = None,
-) -> SelfSigned:
-    """A certificate for ``common_name`` signed by its own key (a CA when ``ca``)."""
+) -> CertKey:
+    """A certificate for ``common_name`` signed by ``issuer`` (by its own key when None)."""
     key: PrivateKey = (
         ec.generate_private_key(ec.SECP256R1())
         if key_type == "ec"
@@ -68,7 +77,7 @@ def self_signed(
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer.cert.subject if issuer else name)
         .public_key(key.public_key())
         .serial_number(serial if serial is not None else x509.random_serial_number())
         .not_valid_before(now - backdate)
@@ -78,10 +87,55 @@ def self_signed(
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=True
         )
-    return SelfSigned(builder.sign(key, hashes.SHA256()), key)
+    return CertKey(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
 
 
 def pem_pair(common_name: str) -> tuple[str, str]:
     """A self-signed certificate and its unencrypted private key, as PEM."""
     made = self_signed(common_name)
     return made.cert_pem, made.key_pem()
+
+
+@dataclass(frozen=True)
+class AmphoraPKI:
+    """The certificates an operator gives the charm for amphorae (the lb-mgmt-* options)."""
+
+    issuing_ca: CertKey  # signs each amphora agent's certificate
+    controller_ca: CertKey  # the amphorae trust controllers it signed
+    controller: CertKey  # the controllers' client certificate, signed by controller_ca
+
+
+def amphora_pki(
+    *, days: float = 1, backdate: datetime.timedelta = datetime.timedelta(0)
+) -> AmphoraPKI:
+    controller_ca = self_signed("controller-ca", ca=True, days=days, backdate=backdate)
+    return AmphoraPKI(
+        issuing_ca=self_signed(
+            "issuing-ca", key_type="rsa", ca=True, days=days, backdate=backdate
+        ),
+        controller_ca=controller_ca,
+        controller=signed_by(controller_ca, "controller", days=days, backdate=backdate),
+    )
+
+
+def lb_mgmt_options(
+    passphrase: str,
+    *,
+    days: float = 1,
+    backdate: datetime.timedelta = datetime.timedelta(0),
+) -> dict[str, str]:
+    """The charm's five lb-mgmt-* options for a fresh amphora PKI, set as an operator would:
+    base64 PEM, the issuing CA's key encrypted with ``passphrase``, the controller's
+    certificate (signed by the controller CA) with its key."""
+    pki = amphora_pki(days=days, backdate=backdate)
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return {
+        "lb-mgmt-issuing-cacert": b64(pki.issuing_ca.cert_pem),
+        "lb-mgmt-issuing-ca-private-key": b64(pki.issuing_ca.key_pem(passphrase)),
+        "lb-mgmt-issuing-ca-key-passphrase": passphrase,
+        "lb-mgmt-controller-cacert": b64(pki.controller_ca.cert_pem),
+        "lb-mgmt-controller-cert": b64(pki.controller.cert_pem + pki.controller.key_pem()),
+    }

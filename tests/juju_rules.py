@@ -39,3 +39,22 @@ def action_result_problems(results: Mapping[str, Any] | None) -> list[str]:
         if size > ARG_MAX:
             problems.append(f"{key}: {size} bytes, over action-set's {ARG_MAX} per argument")
     return problems
+
+
+# What `juju config` takes for each option type (a YAML boolean is no int, an int no float).
+_CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "float": (float, int),
+    "boolean": (bool,),
+}
+
+
+def config_value_problem(option_type: str, value: Any) -> str:
+    """Why Juju would refuse ``value`` for an option of ``option_type`` ("" if it takes it)."""
+    wanted = _CONFIG_TYPES[option_type]
+    if isinstance(value, bool) and bool not in wanted:
+        return f"expected {option_type}, got a boolean"
+    if not isinstance(value, wanted):
+        return f"expected {option_type}, got {type(value).__name__}"
+    return ""

@@ -2,7 +2,7 @@
 # (runs in the lab venv, which has Octavia and oslo.*; the dev venv does not)
 """Check an octavia.conf against Octavia's own option definitions; run with Octavia's python.
 
-Usage: python check_octavia_conf.py /path/to/octavia.conf
+Usage: python check_octavia_conf.py /path/to/octavia.conf [--value SECTION.OPTION ...]
 
 Registers what an Octavia service registers (octavia.common.config, with oslo.db, the
 keystoneauth session/adapter options of [service_auth] and [neutron]), plus what its
@@ -12,6 +12,7 @@ keystoneauth registers them when it loads the plugin). Then every section and op
 in the file must be registered (by its current name) and every value must parse.
 
 Prints a JSON report; exits 0 when the file conforms, 1 when it does not, 2 on usage errors.
+``--value`` adds each named option's value as Octavia reads it (for tests: it may be secret).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import sys
 
 
-def main(path: str) -> int:
+def main(path: str, wanted: list[str]) -> int:
     import octavia.common.config  # noqa: F401 - registers Octavia's options on cfg.CONF
     from keystoneauth1 import loading as ks_loading
     from oslo_config import cfg
@@ -46,7 +47,11 @@ def main(path: str) -> int:
     register(oslo_middleware.opts.list_opts())
     oslo_log.log.register_options(conf)
 
-    conf(args=[], project="octavia", default_config_files=[path], default_config_dirs=[])
+    try:
+        conf(args=[], project="octavia", default_config_files=[path], default_config_dirs=[])
+    except cfg.Error as e:  # a required option that does not parse stops oslo here
+        print(json.dumps({"ok": False, "values": {}, "bad_values": [str(e)], "sections": []}))
+        return 1
 
     # keystoneauth registers a plugin's options when a section names it in auth_type.
     for group in ("keystone_authtoken", "service_auth", "neutron"):
@@ -82,10 +87,18 @@ def main(path: str) -> int:
                 continue
             try:
                 getattr(group, option)
-            except (cfg.ConfigFileValueError, ValueError) as e:
+            except (cfg.Error, ValueError) as e:  # unparsable, or "$name" naming no option
                 bad_values.append(f"{section}.{option}: {type(e).__name__}")
             checked += 1
+    values = {}
+    for name in wanted:
+        section, _, option = name.partition(".")
+        try:
+            values[name] = getattr(conf if section == "DEFAULT" else conf[section], option)
+        except (cfg.Error, ValueError) as e:
+            values[name] = f"<{type(e).__name__}>"
     report = {
+        "values": values,
         "ok": not (unknown_sections or unknown_options or bad_values),
         "checked_options": checked,
         "sections": parser.sections(),
@@ -98,7 +111,8 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    if not args or (len(args) > 1 and args[1] != "--value"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(args[0], args[2:]))

@@ -36,10 +36,9 @@ def octavia_python() -> Path:
     return root / "bin" / "python"
 
 
-def _check(python: Path, conf: Path) -> dict:
-    proc = subprocess.run(
-        [str(python), str(CHECK), str(conf)], capture_output=True, text=True, timeout=120
-    )
+def _check(python: Path, conf: Path, values: tuple[str, ...] = ()) -> dict:
+    argv = [str(python), str(CHECK), str(conf), *(["--value", *values] if values else [])]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
@@ -155,3 +154,51 @@ def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatc
     # Assert
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
     assert report["ok"], report
+
+
+def test_values_with_dollars_spaces_and_quotes_read_back_unchanged(octavia_python, tmp_path):
+    # Arrange: what a provider or an operator may put in a password or a passphrase.
+    import dataclasses
+    from urllib.parse import quote
+
+    tricky = {
+        "keystone": "ks$pa ss$HOME",
+        "database": "db$x%y",
+        "passphrase": "  lead$ing and trailing  ",
+        "quoted": "'quoted'",
+    }
+    # The operator's passphrase of the issuing CA key; the charm makes the others itself.
+    inp = full_render_input(passphrase=tricky["passphrase"])
+    inp = dataclasses.replace(
+        inp,
+        identity=dataclasses.replace(inp.identity, password=tricky["keystone"]),
+        database=dataclasses.replace(inp.database, password=tricky["database"]),
+        config=dataclasses.replace(inp.config, region=tricky["quoted"]),
+    )
+    files = render.desired_files(inp, ROOT / "templates")
+    conf = tmp_path / "octavia.conf"
+    rendered = files[machine.OCTAVIA_CONF]
+    assert rendered is not None
+    conf.write_bytes(rendered.content)
+
+    # Act
+    report = _check(
+        octavia_python,
+        conf,
+        (
+            "keystone_authtoken.password",
+            "service_auth.password",
+            "certificates.ca_private_key_passphrase",
+            "keystone_authtoken.region_name",
+            "database.connection",
+        ),
+    )
+
+    # Assert
+    values = report["values"]
+    assert report["ok"], report["bad_values"]
+    assert values["keystone_authtoken.password"] == tricky["keystone"]
+    assert values["service_auth.password"] == tricky["keystone"]
+    assert values["certificates.ca_private_key_passphrase"] == tricky["passphrase"]
+    assert values["keystone_authtoken.region_name"] == tricky["quoted"]
+    assert f":{quote(tricky['database'], safe='')}@" in values["database.connection"]

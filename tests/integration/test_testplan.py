@@ -388,3 +388,39 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
     assert amphorae_left == []
     assert haproxy, "haproxy was running in the lab amphora until it stopped"
     assert still_running(haproxy) == [] and not cgroup_dir.exists() and not amp.root.exists()
+
+
+def test_no_secret_reaches_any_log_record_of_a_whole_run(lab, conn, plan_ctx, caplog, monkeypatch):
+    # Arrange: every record at every level, as ops forwards DEBUG to juju-log; keep the
+    # bundle the TLS step makes (its PKCS#12 holds the private key).
+    import base64
+    import logging
+
+    from charmed_octavia.cloud import tls
+
+    bundles = []
+    generate = tls.generate_bundle
+
+    def keep(*args, **kwargs):
+        bundles.append(generate(*args, **kwargs))
+        return bundles[-1]
+
+    monkeypatch.setattr(tls, "generate_bundle", keep)
+    caplog.set_level(logging.DEBUG)
+    fresh = admin_connection(lab)
+
+    # Act
+    result = run.run_plan(fresh, _params(keypair_name=_keypair_name(lab)), plan_ctx)
+
+    # Assert
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    payload = base64.b64encode(bundles[0].pkcs12).decode()
+    secrets = {
+        **{f"password {user}": pw for user, pw in lab.passwords.items()},
+        "token": fresh.session.get_token(),
+        "PKCS#12 (base64)": payload[:64],
+    }
+    assert result.step("tls-bundle").status == "ok"
+    assert caplog.records, "nothing was logged at all"
+    assert [name for name, value in secrets.items() if value and value in logged] == []
+    assert "PRIVATE KEY" not in logged

@@ -6,7 +6,6 @@ install hook run under ``ops.testing`` on a ``FakeMachine``, with the files it w
 
 from __future__ import annotations
 
-import base64
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,22 +84,10 @@ def provider_data(
 def operator_config(issuing_passphrase: str) -> dict[str, str]:
     """The charm's options as an operator sets them: the amphora CA material (the worker signs
     amphora certificates even with the noop drivers), base64 PEM."""
-    from tests.certificates import self_signed
+    from tests.certificates import lb_mgmt_options
 
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
-
-    backdate = datetime.timedelta(minutes=5)
-    issuing = self_signed("lab issuing CA", key_type="rsa", ca=True, days=2, backdate=backdate)
-    controller_ca = self_signed("lab controller CA", ca=True, days=2, backdate=backdate)
-    controller = self_signed("lab controller", days=2, backdate=backdate)
-    return {
-        "lb-mgmt-issuing-cacert": b64(issuing.cert_pem),
-        "lb-mgmt-issuing-ca-private-key": b64(issuing.key_pem(issuing_passphrase)),
-        "lb-mgmt-issuing-ca-key-passphrase": issuing_passphrase,
-        "lb-mgmt-controller-cacert": b64(controller_ca.cert_pem),
-        "lb-mgmt-controller-cert": b64(controller.cert_pem + controller.key_pem()),
-    }
+    # Valid from five minutes back: the worker's and the amphora's clocks may differ.
+    return lb_mgmt_options(issuing_passphrase, days=2, backdate=datetime.timedelta(minutes=5))
 
 
 # -- the charm -------------------------------------------------------------------------------

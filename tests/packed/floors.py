@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The test tools, for the unit suite; ops' testing extra at the ops floor.
-TEST_TOOLS = ("pytest>=8,<9",)
+TEST_TOOLS = ("pytest>=8,<9", "jsonschema>=4.18")
 _REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.\[\]-]+)\s*(?P<spec>[^;#]*)")
 _CLAUSE = re.compile(r"^(?P<op>>=|==|<=|~=|!=|<|>)\s*(?P<version>\S+)$")
 

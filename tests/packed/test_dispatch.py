@@ -14,7 +14,15 @@ import pytest
 
 from tests.bases import BASES, Base
 from tests.packed.unit import CHARM_DIR, HookRun, PackedUnit
-from tests.unit.charm_data import KEYSTONE_UNIT, MYSQL_ROUTER_UNIT, rabbit_unit
+from tests.unit.bad_input.cases import names, one_per_action
+from tests.unit.charm_data import (
+    DB_PASSWORD,
+    KEYSTONE_PASSWORD,
+    KEYSTONE_UNIT,
+    MYSQL_ROUTER_UNIT,
+    RABBIT_PASSWORD,
+    rabbit_unit,
+)
 
 ORIGIN = {"22.04": "cloud:jammy-caracal", "24.04": "distro"}
 MISSING_ALL = "Missing relations: identity-service, shared-db, amqp"
@@ -171,3 +179,36 @@ def test_charmhelpers_needs_the_charms_distutils_on_the_bases_python(deployment)
         assert "No module named 'distutils'" in done.stderr
     else:
         assert done.returncode == 0, done.stderr
+
+
+def test_no_secret_reaches_the_unit_log_or_the_action_results(deployment):
+    # Arrange: after every hook and both actions (ops forwards DEBUG records to juju-log).
+    state = deployment.unit.load()
+    peer = next(r for r in state["relations"].values() if r["endpoint"] == "cluster")
+    secrets = {
+        "keystone password": KEYSTONE_PASSWORD,
+        "database password": DB_PASSWORD,
+        "rabbitmq password": RABBIT_PASSWORD,
+        "heartbeat key": peer["local_app"]["heartbeat-key"],
+        "certs passphrase": peer["local_app"]["server-certs-key-passphrase"],
+    }
+
+    # Act
+    logged = "\n".join(message for _, message in state["log"])
+    logged += "\n".join(" ".join(call) for call in state["calls"] if call[0].startswith("action"))
+
+    # Assert
+    assert [name for name, value in secrets.items() if value in logged] == []
+
+
+@pytest.mark.parametrize("case", one_per_action(), ids=lambda c: c.id)
+def test_a_bad_parameter_of_each_action_fails_cleanly_through_dispatch(deployment, case):
+    # Act: a value with a newline, which Juju's schema lets through to the charm.
+    run, action = deployment.unit.action(case.action, case.params)
+
+    # Assert
+    assert run.returncode == 0, run.output[-2000:]
+    assert action["failed"], f"{case.id}: the action did not fail"
+    assert "\n" not in action["failed"] and names(case.param, action["failed"]), action["failed"]
+    assert action["results"] == {}
+    assert "Traceback" not in run.output

@@ -3,7 +3,7 @@ rabbitmq-server unit databags), and the charm's options set as an operator would
 
 from __future__ import annotations
 
-from tests.certificates import pem_pair
+from tests.certificates import lb_mgmt_options, pem_pair
 
 __all__ = ["pem_pair"]
 
@@ -74,18 +74,9 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def tls_options() -> dict[str, str]:
-    """The five lb-mgmt-* options, set as an operator would (base64 PEM)."""
-    issuing_cert, issuing_key = pem_pair("issuing-ca")
-    controller_ca, _ = pem_pair("controller-ca")
-    controller_cert, controller_key = pem_pair("controller")
-    return {
-        "lb-mgmt-issuing-cacert": b64(issuing_cert),
-        "lb-mgmt-issuing-ca-private-key": b64(issuing_key),
-        "lb-mgmt-issuing-ca-key-passphrase": "issuing-Passphrase",
-        "lb-mgmt-controller-cacert": b64(controller_ca),
-        "lb-mgmt-controller-cert": b64(controller_cert + controller_key),
-    }
+def tls_options(passphrase: str = "issuing-Passphrase") -> dict[str, str]:  # noqa: S107
+    """The five lb-mgmt-* options, set as an operator would (tests.certificates)."""
+    return lb_mgmt_options(passphrase)
 
 
 # Every option set to a non-default value.
@@ -115,14 +106,14 @@ FULL_CONFIG = {
 }
 
 
-def full_render_input(with_tls: bool = True):
+def full_render_input(with_tls: bool = True, passphrase: str = "issuing-Passphrase"):  # noqa: S107
     """A RenderInput from every relation (TLS towards MySQL and RabbitMQ) and every option."""
     from charmed_octavia.unit import relations
     from charmed_octavia.unit.config import CharmConfig
     from charmed_octavia.unit.render import RenderInput
 
     ca, _ = pem_pair("service-ca")
-    options = {**FULL_CONFIG, **(tls_options() if with_tls else {})}
+    options = {**FULL_CONFIG, **(tls_options(passphrase) if with_tls else {})}
     config = CharmConfig(**{k.replace("-", "_"): v for k, v in options.items()})
     identity = relations.parse_identity({"keystone/0": KEYSTONE_UNIT})
     database = relations.parse_database(

@@ -60,7 +60,8 @@ async def _group(amps: list[Amphora], shared: _Shared, job: Job) -> list[Amphora
     assert first.lb_network_ip is not None
     host, port = shared.settings.endpoint(first.lb_network_ip)
     results = [
-        AmphoraResult(amp.id, amp.loadbalancer_id, f"{host}:{port}", "error", "") for amp in amps
+        AmphoraResult(amp.id, amp.loadbalancer_id, ssh.format_endpoint(host, port), "error", "")
+        for amp in amps
     ]
     async with shared.acquiring:
         for _ in amps:

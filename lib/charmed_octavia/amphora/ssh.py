@@ -88,7 +88,7 @@ def ensure_keypair(directory: Path) -> tuple[Path, str]:
                 handle.write(data)
     if private.stat().st_mode & 0o077:
         private.chmod(0o600)
-    key = asyncssh.read_private_key(private)
+    key = load_client_key(private)
     public = key.export_public_key("openssh").decode().strip()
     if len(public.split()) < 3:
         public = f"{public} {KEY_COMMENT}"
@@ -96,30 +96,60 @@ def ensure_keypair(directory: Path) -> tuple[Path, str]:
 
 
 class HostKeyStore:
-    """Host keys per amphora id, in an OpenSSH known-hosts file (mode 0600)."""
+    """Host keys per amphora id, in an OpenSSH known-hosts file (mode 0600).
+
+    Every line is checked whenever the file is read: a line that is not ``<amphora id>
+    <key type> <base64 key>`` (or the file itself being unreadable) is an ``SSHFailure``
+    naming the file and the line, never a guess at what the line meant.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    def _repair(self, where: str, problem: str) -> SSHFailure:
+        return SSHFailure(
+            "error",
+            f"known-hosts file {where} {problem}; fix or delete that line (or the file) and "
+            "run again: an amphora without a line has its host key recorded on the next "
+            "contact, so a deleted line loses that protection for it",
+        )
+
     def _lines(self) -> list[str]:
         try:
-            return self.path.read_text().splitlines()
+            return self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
+        except UnicodeDecodeError:
+            raise self._repair(str(self.path), "is not UTF-8 text") from None
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+            raise self._repair(str(self.path), problem) from None
 
-    def get(self, amphora_id: str) -> asyncssh.SSHKey | None:
+    def _entries(self) -> dict[str, asyncssh.SSHKey]:
         import asyncssh
 
-        for line in self._lines():
+        entries: dict[str, asyncssh.SSHKey] = {}
+        for number, line in enumerate(self._lines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
             parts = line.split()
-            if len(parts) >= 3 and parts[0] == amphora_id:
-                return asyncssh.import_public_key(f"{parts[1]} {parts[2]}")
-        return None
+            where = f"{self.path} line {number}"
+            if len(parts) < 3:
+                raise self._repair(where, "is not '<amphora id> <key type> <key>'")
+            try:
+                entries[parts[0]] = asyncssh.import_public_key(f"{parts[1]} {parts[2]}")
+            except (asyncssh.KeyImportError, ValueError):
+                raise self._repair(where, "does not hold a readable public key") from None
+        return entries
+
+    def get(self, amphora_id: str) -> asyncssh.SSHKey | None:
+        return self._entries().get(amphora_id)
 
     def record(self, amphora_id: str, key: asyncssh.SSHKey) -> None:
         """Add the key of a first-seen amphora (atomic replace, so readers see whole files)."""
         if not amphora_id or any(c.isspace() for c in amphora_id):
             raise ValueError(f"invalid amphora id {amphora_id!r}")
+        self._entries()  # a damaged file is reported, not rewritten around
         lines = [line for line in self._lines() if line.split()[:1] != [amphora_id]]
         lines.append(f"{amphora_id} {key.export_public_key('openssh').decode().strip()}")
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -128,6 +158,11 @@ class HostKeyStore:
             handle.write("\n".join(lines) + "\n")
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
+
+
+def format_endpoint(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets as in a URL (``[fc00::1]:22``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclasses.dataclass
@@ -171,6 +206,7 @@ async def run_commands(
     """
     import asyncssh
 
+    where = format_endpoint(host, port)
     known = host_keys.get(amphora_ids[0])
     # A recorded key is enforced by asyncssh during key exchange; no record: accept and record.
     known_hosts: Any = ([known], [], []) if known is not None else None
@@ -193,28 +229,26 @@ async def run_commands(
         assert known is not None
         raise SSHFailure(
             "error",
-            f"host key changed: {host}:{port} did not offer the key recorded for amphora "
+            f"host key changed: {where} did not offer the key recorded for amphora "
             f"{amphora_ids[0]} ({fingerprint(known)}) in {host_keys.path}; refused. Remove "
             "that line only if the amphora was legitimately rebuilt.",
         ) from None
     except asyncssh.PermissionDenied:
-        raise SSHFailure(
-            "error", f"SSH key refused by {host}:{port} for user {username!r}"
-        ) from None
+        raise SSHFailure("error", f"SSH key refused by {where} for user {username!r}") from None
     except asyncssh.DisconnectError as exc:
-        reason = f"SSH to {host}:{port} disconnected: {exc.reason}"
+        reason = f"SSH to {where} disconnected: {exc.reason}"
         raise SSHFailure("unreachable", reason) from None
     except (asyncio.TimeoutError, TimeoutError):
-        raise SSHFailure("unreachable", f"SSH to {host}:{port} timed out") from None
+        raise SSHFailure("unreachable", f"SSH to {where} timed out") from None
     except OSError as exc:
-        reason = f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+        reason = f"cannot connect to {where}: {exc.strerror or exc}"
         raise SSHFailure("unreachable", reason) from None
 
     async def session(amphora_id: str) -> CommandResult | SSHFailure:
         try:
             result = await conn.run(command, input=stdin, check=False)
         except (asyncssh.Error, OSError) as exc:
-            return SSHFailure("error", f"SSH session on {host}:{port} failed: {exc}")
+            return SSHFailure("error", f"SSH session on {where} failed: {exc}")
         return CommandResult(
             exit_status=result.exit_status,
             stdout=_text(result.stdout),
@@ -241,13 +275,22 @@ def _text(value: object) -> str:
 
 
 def load_client_key(path: Path) -> asyncssh.SSHKey:
-    """Read the private key; errors name the file, never its content."""
+    """Read the private key; errors name the file and the way out, never its content."""
     import asyncssh
 
+    path = Path(path)
+    remedy = (
+        "remove it to have the charm make a new key pair; amphorae built with the old public "
+        "key then refuse the new one until they are rebuilt (amp-ssh-key-name)"
+    )
     try:
-        return asyncssh.read_private_key(Path(path))
+        return asyncssh.read_private_key(path)
     except FileNotFoundError:
         raise SSHFailure("error", f"SSH private key {path} does not exist") from None
-    except (asyncssh.KeyImportError, ValueError):
-        reason = f"SSH private key {path} cannot be read as a private key"
+    except OSError as exc:  # unreadable (permissions), a directory, an I/O error
+        reason = f"SSH private key {path} cannot be read ({exc.strerror or type(exc).__name__})"
         raise SSHFailure("error", reason) from None
+    except (asyncssh.KeyImportError, ValueError):
+        empty = path.stat().st_size == 0
+        what = "is empty" if empty else "cannot be read as an unencrypted private key"
+        raise SSHFailure("error", f"SSH private key {path} {what}; {remedy}") from None

@@ -6,13 +6,28 @@ connection is made (only the actions that talk to the cloud pay for it).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from charmed_octavia.cloud.outcomes import shown
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
 APP_NAME = "charmed-octavia"
+# Loggers that write HTTP request and response bodies at DEBUG: a Barbican secret's payload
+# (a PKCS#12 with its private key) and whatever else a body holds. ops forwards DEBUG records
+# to juju-log, so these are kept at INFO whatever the root logger's level.
+HTTP_BODY_LOGGERS = ("keystoneauth", "openstack", "urllib3", "barbicanclient")
+
+
+def quiet_http_body_loggers() -> None:
+    """Keep the HTTP libraries' DEBUG records (request and response bodies) from any log."""
+    for name in HTTP_BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def connect(
@@ -44,7 +59,8 @@ def connect(
     if missing:
         raise ValueError(f"cannot connect to the cloud: missing {', '.join(missing)}")
     if interface not in ("public", "internal", "admin"):
-        raise ValueError(f"interface must be public, internal or admin, not {interface!r}")
+        raise ValueError(f"interface must be public, internal or admin, not {shown(interface)}")
+    quiet_http_body_loggers()
     from openstack.connection import Connection
 
     return Connection(
@@ -72,6 +88,7 @@ def connect_cloud(cloud_name: str, clouds_yaml: Path) -> Connection:
     path = Path(clouds_yaml)
     if not path.is_file():
         raise FileNotFoundError(f"clouds.yaml not found: {path}")
+    quiet_http_body_loggers()
     from openstack.config.loader import OpenStackConfig
     from openstack.connection import Connection
 
@@ -79,7 +96,7 @@ def connect_cloud(cloud_name: str, clouds_yaml: Path) -> Connection:
         config_files=[str(path)], vendor_files=[], secure_files=[], load_envvars=False
     )
     if cloud_name not in config.get_cloud_names():
-        raise ValueError(f"cloud {cloud_name!r} is not in {path}")
+        raise ValueError(f"cloud {shown(cloud_name)} is not in {path}")
     return Connection(config=config.get_one(cloud=cloud_name), app_name=APP_NAME)
 
 

@@ -35,6 +35,22 @@ INT32_MAX = 2**31 - 1
 # flavor profile Octavia knows.
 FLAVOR_DATA_MAX = 4096
 FLAVOR_DATA_DEPTH = 8
+# Octavia's provider drivers are entry-point names: lowercase words ("amphora", "ovn").
+_PROVIDER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def check_provider(provider: str) -> str:
+    check_name("provider", provider, max_length=64)
+    if not _PROVIDER.fullmatch(provider):
+        raise InvalidParameter(f"provider {shown(provider)} is not a provider driver's name")
+    return provider
+
+
+def check_nova_id(label: str, value: str) -> str:
+    """A Nova flavor id: ASCII word characters, dots, dashes and inner spaces."""
+    if not _NOVA_ID.fullmatch(value):
+        raise InvalidParameter(f"{label} {shown(value)} has characters Nova refuses")
+    return value
 
 
 def check_int(label: str, value: object, low: int, high: int = INT32_MAX) -> int:
@@ -68,8 +84,8 @@ class NovaFlavorSpec:
             ("vcpus", self.vcpus, 1),
         ):
             check_int(field, value, minimum)
-        if self.id and not _NOVA_ID.fullmatch(self.id):
-            raise InvalidParameter(f"Nova flavor id {shown(self.id)} has characters Nova refuses")
+        if self.id:
+            check_nova_id("Nova flavor id", self.id)
         if self.description is not None:
             check_text("Nova flavor description", self.description)
 
@@ -99,8 +115,8 @@ class FlavorProfileSpec:
 
     def validate(self) -> None:
         check_name("flavorprofile", self.name)
-        check_name("provider", self.provider, max_length=64)
-        if not self.compute_flavor:
+        check_provider(self.provider)
+        if not self.compute_flavor.strip():
             raise InvalidParameter("compute-flavor must name a Nova flavor (id or name)")
         check_text("compute-flavor", self.compute_flavor)
         if "compute_flavor" in self.flavor_data and (
@@ -125,7 +141,7 @@ class LbFlavorSpec:
 
     def validate(self) -> None:
         check_name("Octavia flavor", self.name)
-        if not self.flavorprofile:
+        if not self.flavorprofile.strip():
             raise InvalidParameter("flavorprofile must name a flavorprofile (id or name)")
         check_text("flavorprofile", self.flavorprofile)
         check_text("description", self.description)
@@ -199,7 +215,7 @@ def resolve_nova_flavor(conn: Connection, id_or_name: str) -> dict[str, Any]:
         return found
     named = nova_flavors_named(conn, id_or_name)
     if not named:
-        raise InvalidParameter(f"no Nova flavor with id or name {id_or_name!r}")
+        raise InvalidParameter(f"no Nova flavor with id or name {shown(id_or_name)}")
     return named[0]
 
 
@@ -276,10 +292,10 @@ def resolve_flavorprofile(conn: Connection, id_or_name: str) -> dict[str, Any]:
     named = flavorprofiles_named(conn, id_or_name)
     if len(named) > 1:
         raise InvalidParameter(
-            f"{len(named)} flavorprofiles are named {id_or_name!r}: give the id instead"
+            f"{len(named)} flavorprofiles are named {shown(id_or_name)}: give the id instead"
         )
     if not named:
-        raise InvalidParameter(f"no flavorprofile with id or name {id_or_name!r}")
+        raise InvalidParameter(f"no flavorprofile with id or name {shown(id_or_name)}")
     return named[0]
 
 

@@ -7,12 +7,34 @@ where Octavia looks for it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from charmed_octavia.cloud.outcomes import ConflictError, Ensured, InvalidParameter, check_name
+from charmed_octavia.cloud.outcomes import (
+    ConflictError,
+    Ensured,
+    InvalidParameter,
+    check_name,
+    shown,
+)
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
+
+
+# What Nova takes in a keypair name (API 2.92 and later; earlier ones refuse "@" and ".").
+_KEYPAIR_NAME = re.compile(r"[A-Za-z0-9@._ -]+")
+
+
+def validate_keypair_name(name: str, label: str = "keypair name") -> str:
+    """A name Nova takes for a keypair: letters, digits, "@", ".", "_", "-" and spaces."""
+    check_name(label, name)
+    if not _KEYPAIR_NAME.fullmatch(name):
+        raise InvalidParameter(
+            f"{label} {shown(name)} has characters Nova refuses in a keypair name "
+            "(it takes letters, digits, '@', '.', '_', '-' and spaces)"
+        )
+    return name
 
 
 def key_material(public_key: str) -> str:
@@ -24,7 +46,7 @@ def key_material(public_key: str) -> str:
 
 
 def ensure_keypair(conn: Connection, name: str, public_key: str) -> Ensured:
-    check_name("keypair", name)
+    validate_keypair_name(name)
     wanted = key_material(public_key)
     existing = conn.compute.find_keypair(name, ignore_missing=True)
     if existing is not None:

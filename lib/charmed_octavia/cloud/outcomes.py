@@ -86,11 +86,14 @@ def check_text(label: str, value: str, *, max_length: int = 255) -> str:
 
 
 def check_name(kind: str, name: str, *, max_length: int = 255) -> str:
+    """A resource's name: one line, no surrounding spaces. ``kind`` is what it names
+    ("keypair") or the parameter that holds it ("lb-name")."""
+    label = kind if kind.endswith("name") else f"{kind} name"
     if not isinstance(name, str) or not name.strip():
-        raise InvalidParameter(f"{kind} name must not be empty")
-    check_text(f"{kind} name", name, max_length=max_length)
+        raise InvalidParameter(f"{label} must not be empty")
+    check_text(label, name, max_length=max_length)
     if name != name.strip():
-        raise InvalidParameter(f"{kind} name {shown(name)} has leading or trailing spaces")
+        raise InvalidParameter(f"{label} {shown(name)} has leading or trailing spaces")
     return name
 
 
@@ -101,3 +104,20 @@ def describe_error(error: BaseException) -> str:
     if details and str(details) not in text:
         text = f"{text}: {details}"
     return " ".join(text.split())
+
+
+def redact(text: str, secrets: Sequence[str], mask: str = "***") -> str:
+    """``text`` with every secret masked, also as it appears inside a URL (percent-quoted,
+    with ``+`` for spaces) or in octavia.conf (``$`` doubled), longest first."""
+    from urllib.parse import quote, quote_plus
+
+    forms = set()
+    for secret in secrets:
+        if secret:
+            forms.update(
+                {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+                | {secret.replace("$", "$$")}
+            )
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, mask)
+    return text

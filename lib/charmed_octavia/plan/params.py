@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from charmed_octavia.amphora.check import HAPROXY_DIR
 from charmed_octavia.cloud import flavors, tls
 from charmed_octavia.cloud.flavors import check_int
+from charmed_octavia.cloud.keypairs import validate_keypair_name
 from charmed_octavia.cloud.outcomes import InvalidParameter, check_name, check_text, shown
 from charmed_octavia.cloud.waiting import SYSTEM_CLOCK, Clock
 from charmed_octavia.plan.records import (
@@ -75,8 +76,8 @@ class PlanParams:
     def validate(self) -> None:
         if self.run_id:
             validate_run_id(self.run_id)
+        validate_keypair_name(self.keypair_name, "keypair-name")
         for label, name in (
-            ("keypair-name", self.keypair_name),
             ("lb-name", self.lb_name),
             ("listener-name", self.listener_name),
             ("pool-name", self.pool_name),

@@ -12,7 +12,7 @@ from typing import Any
 
 from charmed_octavia.cloud import barbican, flavors, keypairs, loadbalancers, tls
 from charmed_octavia.cloud.connection import service_types
-from charmed_octavia.cloud.outcomes import ConflictError
+from charmed_octavia.cloud.outcomes import ConflictError, shown
 from charmed_octavia.plan.records import nova_description, secret_name
 from charmed_octavia.plan.results import StepFailed, StepResult
 from charmed_octavia.plan.state import PlanRun
@@ -61,8 +61,8 @@ def _key_name_notes(run: PlanRun, step: StepResult) -> list[str]:
     step.details["amp_ssh_key_name"] = configured
     if configured and configured != wanted:
         raise StepFailed(
-            f"octavia.conf amp_ssh_key_name is {configured!r} but the plan uploads the "
-            f"keypair {wanted!r}: amphorae would not accept the plan's SSH key "
+            f"octavia.conf amp_ssh_key_name is {shown(configured)} but the plan uploads the "
+            f"keypair {shown(wanted)}: amphorae would not accept the plan's SSH key "
             f"(set keypair-name={configured} or amp-ssh-key-name={wanted})"
         )
     if not configured:
@@ -71,7 +71,7 @@ def _key_name_notes(run: PlanRun, step: StepResult) -> list[str]:
             "octavia.conf has no amp_ssh_key_name: amphorae boot without an SSH key, "
             "the amphora check cannot reach them"
         ]
-    return [f"amp_ssh_key_name {configured!r} matches keypair-name"]
+    return [f"amp_ssh_key_name {shown(configured)} matches keypair-name"]
 
 
 def _is_uuid(value: str) -> bool:
@@ -88,12 +88,12 @@ def _vip_subnet_id(run: PlanRun, has_network: bool) -> str:
         return subnet
     if not has_network:
         raise StepFailed(
-            f"vip-subnet {subnet!r} is a name and the catalog has no network "
+            f"vip-subnet {shown(subnet)} is a name and the catalog has no network "
             "service to resolve it: give the subnet id"
         )
     found = run.conn.network.find_subnet(subnet, ignore_missing=True)
     if found is None:
-        raise StepFailed(f"no subnet named {subnet!r}")
+        raise StepFailed(f"no subnet named {shown(subnet)}")
     return found.id
 
 

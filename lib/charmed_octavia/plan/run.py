@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from charmed_octavia.cloud.outcomes import InvalidParameter, describe_error
+from charmed_octavia.cloud.outcomes import InvalidParameter, describe_error, shown
 from charmed_octavia.plan.params import PlanContext, PlanParams
 from charmed_octavia.plan.records import PLAN_LOCK, RunRecord, RunStore, new_run_id, utcnow
 from charmed_octavia.plan.results import PlanResult, StepFailed, StepResult
@@ -113,7 +113,7 @@ def run_plan(conn: Connection, params: PlanParams, ctx: PlanContext) -> PlanResu
     store = RunStore(ctx.state_dir)
     if store.exists(run_id):
         raise InvalidParameter(
-            f"run-id {run_id!r} was already used; pick another or leave it empty"
+            f"run-id {shown(run_id)} was already used; pick another or leave it empty"
         )
     with store.lock(PLAN_LOCK), store.lock(run_id):
         record = RunRecord(run_id=run_id, started=utcnow())

@@ -8,10 +8,15 @@ option and never repeats the value of a secret option.
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import re
 from dataclasses import dataclass, fields
+
+from charmed_octavia.cloud.flavors import INT32_MAX, check_nova_id
+from charmed_octavia.cloud.keypairs import validate_keypair_name
+from charmed_octavia.cloud.outcomes import shown
+from charmed_octavia.unit import pki
+from charmed_octavia.unit.pki import TLSMaterial
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
 ANTI_AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity")
@@ -19,7 +24,18 @@ HEALTH_MANAGER_PORT = 5555
 
 # Values go verbatim into an INI file and apache config: a control character could add lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LIST_ITEM = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_LIST_ITEM = re.compile(r"[A-Za-z0-9_.:-]+")
+# A DNS name (letters, digits, inner dashes; dots between labels): what goes into a URL.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+# A Keystone project id: hex for SQL-backed projects, other word characters with LDAP.
+_PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Names and ids hold at most 255 characters (Keystone, Nova, Glance); lists a few dozen.
+_TEXT_MAX = 255
+_LIST_MAX = 4096
+_LIST_OPTIONS = frozenset(
+    {"amp_boot_network_list", "amp_secgroup_list", "controller_ip_port_list"}
+)
 # PEM options go to files of their own, not into the INI text, and may be multi-line PEM.
 _PEM_OPTIONS = frozenset(
     {
@@ -29,17 +45,6 @@ _PEM_OPTIONS = frozenset(
         "lb_mgmt_controller_cert",
     }
 )
-
-
-@dataclass(frozen=True)
-class TLSMaterial:
-    """PEM texts decoded from the lb-mgmt-* options ("" when not configured)."""
-
-    issuing_ca: str = ""
-    issuing_ca_key: str = ""
-    issuing_ca_passphrase: str = ""
-    controller_ca: str = ""
-    controller_cert: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,35 +86,41 @@ class CharmConfig:
                 raise ValueError(
                     f"{_option(f.name)} must be a single line without control characters"
                 )
+            limit = _LIST_MAX if f.name in _LIST_OPTIONS else _TEXT_MAX
+            if isinstance(value, str) and len(value) > limit:
+                raise ValueError(f"{_option(f.name)} is longer than {limit} characters")
         if not self.region.strip():
             raise ValueError("region must not be empty")
         if not self.amp_image_tag.strip():
             raise ValueError("amp-image-tag must not be empty")
-        if not self.amp_ssh_key_name.strip():
-            raise ValueError("amp-ssh-key-name must not be empty")
+        validate_keypair_name(self.amp_ssh_key_name, "amp-ssh-key-name")
+        if self.amp_image_owner_id and not _PROJECT_ID.fullmatch(self.amp_image_owner_id):
+            raise ValueError(
+                f"amp-image-owner-id {shown(self.amp_image_owner_id)} is not a project id"
+            )
+        if self.amp_flavor_id:
+            check_nova_id("amp-flavor-id", self.amp_flavor_id)
         if self.loadbalancer_topology not in TOPOLOGIES:
             raise ValueError(f"loadbalancer-topology must be one of {', '.join(TOPOLOGIES)}")
         if self.anti_affinity_policy not in ANTI_AFFINITY_POLICIES:
             raise ValueError(
                 f"anti-affinity-policy must be one of {', '.join(ANTI_AFFINITY_POLICIES)}"
             )
-        if self.connection_max_retries < 1:
-            raise ValueError("connection-max-retries must be at least 1")
-        if self.connection_retry_interval < 1:
-            raise ValueError("connection-retry-interval must be at least 1")
+        for name in ("connection_max_retries", "connection_retry_interval"):
+            if not 1 <= getattr(self, name) <= INT32_MAX:
+                raise ValueError(f"{_option(name)} must be from 1 to {INT32_MAX}")
         for name in ("amp_boot_network_list", "amp_secgroup_list"):
             for item in _split(getattr(self, name)):
-                if not _LIST_ITEM.match(item):
-                    raise ValueError(f"{_option(name)}: {item!r} is not an id or name")
+                if not _LIST_ITEM.fullmatch(item):
+                    raise ValueError(f"{_option(name)}: {shown(item)} is not an id or name")
         for name in ("os_public_hostname", "os_internal_hostname", "os_admin_hostname"):
-            if any(c in getattr(self, name) for c in " /@?#"):
-                raise ValueError(f"{_option(name)} must be a bare host name or address")
+            _host(getattr(self, name), _option(name))
         if self.health_manager_bind_ip:
             _ip(self.health_manager_bind_ip, "health-manager-bind-ip")
         for item in _split(self.controller_ip_port_list):
             host, sep, port = item.rpartition(":")
             if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"controller-ip-port-list: {item!r} is not <ip>:<port>")
+                raise ValueError(f"controller-ip-port-list: {shown(item)} is not <ip>:<port>")
             # Octavia splits at the last colon and uses the rest as is: no brackets.
             _ip(host, "controller-ip-port-list")
         self.tls()  # decodes, raising ValueError on bad material
@@ -149,13 +160,16 @@ class CharmConfig:
             raise ValueError(f"amphora TLS options are incomplete, missing: {missing}")
         if self.lb_mgmt_issuing_ca_key_passphrase and not issuing_key:
             raise ValueError("lb-mgmt-issuing-ca-key-passphrase is set without a private key")
-        return TLSMaterial(
+        material = TLSMaterial(
             issuing_ca=issuing_ca,
             issuing_ca_key=issuing_key,
             issuing_ca_passphrase=self.lb_mgmt_issuing_ca_key_passphrase,
             controller_ca=controller_ca,
             controller_cert=controller_cert,
         )
+        if issuing_ca:
+            pki.check(material)
+        return material
 
 
 def _option(field_name: str) -> str:
@@ -167,10 +181,32 @@ def _split(value: str) -> list[str]:
 
 
 def _ip(value: str, option: str) -> None:
+    # A scoped IPv6 address (fe80::1%eth0) is an address to Python, not to Octavia's IPOpt.
     try:
         ipaddress.ip_address(value)
+        valid = "%" not in value
     except ValueError:
-        raise ValueError(f"{option}: {value!r} is not an IP address") from None
+        valid = False
+    if not valid:
+        raise ValueError(f"{option}: {shown(value)} is not an IP address (without a scope)")
+
+
+def _host(value: str, option: str) -> None:
+    """A bare host name or IP address: the charm adds the scheme and the API's port."""
+    if not value:
+        return
+    try:
+        _ip(value, option)
+    except ValueError:
+        pass
+    else:
+        return
+    # "host:8080" would publish http://host:8080:9876; a path or a user would break the URL.
+    if not _DNS_NAME.fullmatch(value):
+        raise ValueError(
+            f"{option} must be a bare host name or address (no scheme, port or path), "
+            f"not {shown(value)}"
+        )
 
 
 def _pem(value: str, field_name: str, kind: str) -> str:
@@ -184,7 +220,7 @@ def _pem(value: str, field_name: str, kind: str) -> str:
     else:
         try:
             text = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, non-ASCII text, bytes that are not UTF-8
             raise ValueError(f"{option} is not base64-encoded PEM") from None
     if not re.search(rf"-----BEGIN [A-Z ]*{kind}-----", text):
         raise ValueError(f"{option} does not hold a PEM {kind.lower()}")

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from types import ModuleType
 
+from charmed_octavia.cloud.outcomes import shown
+
 # Ubuntu Cloud Archive releases per series, and each series' own OpenStack release.
 CLOUD_RELEASES: dict[str, tuple[str, ...]] = {
     "focal": ("victoria", "wallaby", "xena", "yoga"),
@@ -123,12 +125,14 @@ def parse_origin(value: str, series: str) -> Origin:
         return Origin("distro", series, DISTRO_RELEASES.get(series, ""), "distro", "")
     if text == "distro-proposed":
         if series not in DISTRO_RELEASES:
-            raise InvalidOrigin(f"distro-proposed needs a known Ubuntu series, not {series!r}")
+            raise InvalidOrigin(
+                f"distro-proposed needs a known Ubuntu series, not {shown(series)}"
+            )
         return Origin(text, series, DISTRO_RELEASES[series], "distro", "proposed")
     match = _CLOUD.match(text)
     if not match:
         raise InvalidOrigin(
-            f"openstack-origin {value!r} is not distro, distro-proposed or "
+            f"openstack-origin {shown(value)} is not distro, distro-proposed or "
             "cloud:<series>-<release>[/updates|/proposed]"
         )
     origin_series = match["series"]
@@ -136,19 +140,21 @@ def parse_origin(value: str, series: str) -> Origin:
     pocket = match["pocket"] or match["pocket2"] or "updates"
     if pocket not in ("updates", "proposed"):
         raise InvalidOrigin(
-            f"openstack-origin {value!r}: pocket {pocket!r} is not updates or proposed"
+            f"openstack-origin {shown(value)}: pocket {shown(pocket)} is not updates or proposed"
         )
     if origin_series not in CLOUD_RELEASES:
-        raise InvalidOrigin(f"openstack-origin {value!r}: no Cloud Archive for {origin_series!r}")
+        raise InvalidOrigin(
+            f"openstack-origin {shown(value)}: no Cloud Archive for {shown(origin_series)}"
+        )
     if release not in CLOUD_RELEASES[origin_series]:
         known = ", ".join(CLOUD_RELEASES[origin_series])
         raise InvalidOrigin(
-            f"openstack-origin {value!r}: {origin_series} has no Cloud Archive release "
-            f"{release!r} (known: {known})"
+            f"openstack-origin {shown(value)}: {origin_series} has no Cloud Archive release "
+            f"{shown(release)} (known: {known})"
         )
     if origin_series != series:
         raise InvalidOrigin(
-            f"openstack-origin {value!r} is for {origin_series}, "
+            f"openstack-origin {shown(value)} is for {origin_series}, "
             f"but this unit runs {series or 'an unknown series'}"
         )
     return Origin(text, series, release, "cloud", pocket)

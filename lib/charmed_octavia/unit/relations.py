@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from charmed_octavia.cloud.outcomes import CONTROL
+
 SERVICE = "octavia"
 API_PORT = 9876
 DATABASE = "octavia"
@@ -49,7 +51,9 @@ UnitData = Mapping[str, Mapping[str, str]]
 
 
 def _clean(data: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in data.items() if v not in ("", _NULL)}
+    """The set values; one with a control character (it could end a line of octavia.conf)
+    counts as not set, so the relation reads as incomplete."""
+    return {k: v for k, v in data.items() if v not in ("", _NULL) and not CONTROL.search(v)}
 
 
 def _unit_order(name: str) -> tuple[str, int]:

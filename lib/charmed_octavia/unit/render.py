@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from charmed_octavia.cloud.outcomes import CONTROL
 from charmed_octavia.unit.config import HEALTH_MANAGER_PORT, CharmConfig
 from charmed_octavia.unit.machine import (
     AMQP_CA,
@@ -51,7 +52,20 @@ class RenderInput:
     unit_address: str
 
 
-def environment(templates_dir: Path) -> jinja2.Environment:
+def oslo_value(value: object) -> str:
+    """A value as oslo.config reads it back unchanged: "$" doubled (oslo interpolates
+    "$name"), and quoted when oslo would strip its surrounding spaces or quotes."""
+    text = "" if value is None else str(value)
+    if CONTROL.search(text):
+        raise ValueError("a value for octavia.conf holds a control character")
+    text = text.replace("$", "$$")
+    if text != text.strip() or (len(text) > 1 and text[0] == text[-1] and text[0] in "\"'"):
+        text = f'"{text}"'
+    return text
+
+
+def environment(templates_dir: Path, *, oslo: bool = False) -> jinja2.Environment:
+    """The templates' environment; ``oslo``: every value written as ``oslo_value``."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
@@ -59,6 +73,7 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - INI and apache config, not HTML
+        finalize=oslo_value if oslo else None,
     )
 
 
@@ -105,11 +120,12 @@ def octavia_context(inp: RenderInput) -> dict[str, object]:
 def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | None]:
     """Every managed file: its wanted content, or None if it must not exist."""
     env = environment(templates_dir)
+    oslo = environment(templates_dir, oslo=True)
     tls = inp.config.tls()
     files: dict[str, File | None] = {
         OCTAVIA_CONF: File(
             OCTAVIA_CONF,
-            env.get_template("octavia.conf.j2").render(octavia_context(inp)).encode(),
+            oslo.get_template("octavia.conf.j2").render(octavia_context(inp)).encode(),
             **_PRIVATE,
         ),
         APACHE_SITE: File(

@@ -149,7 +149,9 @@ NOW = datetime.datetime(2026, 2, 2, 23, 30, tzinfo=datetime.timezone.utc)
     ],
 )
 def test_since_becomes_one_utc_time_for_the_readers(text, expected):
-    assert check.reader_time(check.parse_since(text, NOW)) == expected
+    moment = check.parse_since(text, NOW)
+    assert moment is not None
+    assert check.reader_time(moment) == expected
 
 
 @pytest.mark.parametrize(

@@ -73,3 +73,126 @@ def test_algorithm_choices_are_known_to_asyncssh():
     assert set(ssh.KEX_ALGS) <= kex
     assert set(ssh.ENCRYPTION_ALGS) <= encryption
     assert ssh.ENCRYPTION_ALGS[0].startswith("aes")
+
+
+# -- damaged files: a failure naming the file and the way out, never a traceback --------------
+
+
+def _key_line(amphora_id: str) -> str:
+    key = asyncssh.generate_private_key("ssh-ed25519").convert_to_public()
+    return f"{amphora_id} {key.export_public_key('openssh').decode().strip()}"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["amp-2 ssh-ed25519 AAAA-not-base64!", "amp-2 ssh-ed25519", "amp-2 ssh-rsa AAAAB3NzaC1yc2E="],
+    ids=["bad-base64", "no-key", "truncated-key"],
+)
+def test_corrupt_known_hosts_line_names_the_file_and_line(tmp_path, damage):
+    # Arrange
+    path = tmp_path / "known_hosts"
+    path.write_text(f"{_key_line('amp-1')}\n{damage}\n")
+    before = path.read_bytes()
+    store = ssh.HostKeyStore(path)
+    key = asyncssh.generate_private_key("ssh-ed25519").convert_to_public()
+
+    # Act
+    with pytest.raises(ssh.SSHFailure) as got:
+        store.get("amp-1")
+    with pytest.raises(ssh.SSHFailure) as recording:
+        store.record("amp-3", key)
+
+    # Assert
+    assert f"{path} line 2" in got.value.reason
+    assert "delete that line" in got.value.reason
+    assert recording.value.reason == got.value.reason
+    assert path.read_bytes() == before  # not rewritten around the damage
+
+
+def test_known_hosts_that_is_not_text_is_a_clear_failure(tmp_path):
+    path = tmp_path / "known_hosts"
+    path.write_bytes(b"\xff\xfe\x00garbage\n")
+    with pytest.raises(ssh.SSHFailure, match="is not UTF-8 text"):
+        ssh.HostKeyStore(path).get("amp-1")
+
+
+def test_known_hosts_comments_and_blank_lines_are_allowed(tmp_path):
+    path = tmp_path / "known_hosts"
+    path.write_text(f"# recorded by charmed-octavia\n\n{_key_line('amp-1')}\n")
+    assert ssh.HostKeyStore(path).get("amp-1") is not None
+
+
+@pytest.mark.parametrize("kind", ["empty", "directory", "garbage"])
+def test_unusable_private_key_is_a_failure_with_a_remedy(tmp_path, kind):
+    # Arrange
+    path = tmp_path / "id_amphora"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-bits\n")
+
+    # Act
+    with pytest.raises(ssh.SSHFailure) as info:
+        ssh.load_client_key(path)
+
+    # Assert
+    assert str(path) in info.value.reason
+    assert "secret-bits" not in info.value.reason
+    expected = {"empty": "is empty", "directory": "cannot be read (", "garbage": "remove it"}
+    assert expected[kind] in info.value.reason
+
+
+def test_a_damaged_unit_key_fails_ensure_keypair_clearly(tmp_path):
+    directory = tmp_path / "ssh"
+    directory.mkdir(mode=0o700)
+    (directory / ssh.KEY_NAME).write_bytes(b"")
+    with pytest.raises(ssh.SSHFailure, match="is empty"):
+        ssh.ensure_keypair(directory)
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "shown"),
+    [
+        ("10.0.0.5", 22, "10.0.0.5:22"),
+        ("::1", 50059, "[::1]:50059"),
+        ("fc00::5", 22, "[fc00::5]:22"),
+    ],
+)
+def test_endpoints_print_as_in_a_url(host, port, shown):
+    assert ssh.format_endpoint(host, port) == shown
+
+
+def test_unreachable_ipv6_amphora_is_named_with_brackets(tmp_path):
+    # Arrange: a port on ::1 that nobody listens on (bound, then closed).
+    import asyncio
+    import socket
+
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    key = asyncssh.generate_private_key("ssh-ed25519")
+
+    # Act
+    with pytest.raises(ssh.SSHFailure) as info:
+        asyncio.run(
+            ssh.run_commands(
+                amphora_ids=["amp-1"],
+                host="::1",
+                port=port,
+                username="ubuntu",
+                client_key=key,
+                host_keys=ssh.HostKeyStore(tmp_path / "known_hosts"),
+                record_lock=asyncio.Lock(),
+                command="true",
+                connect_timeout=5,
+            )
+        )
+
+    # Assert
+    assert info.value.kind == "unreachable"
+    assert f"[::1]:{port}" in info.value.reason

@@ -172,3 +172,22 @@ def test_a_check_of_a_hundred_amphorae_fits_what_juju_carries(machine, library, 
     assert out["amphorae"] == "100"
     assert "(+80 more in the report file)" in out["not-ok"]
     assert len(json.loads(Path(out["report-file"]).read_text())["results"]) == 100
+
+
+def test_check_with_a_damaged_known_hosts_fails_naming_the_line(machine, monkeypatch):
+    # Arrange: the real check, which reads the host keys before it connects anywhere.
+    key = unit_key(machine)
+    known_hosts = key.parent / "known_hosts"
+    known_hosts.write_text("amp-1 ssh-ed25519 AAAA-not-base64!\n")
+    amps = [discovery.Amphora("amp-1", "lb-1", "192.0.2.1")]
+    monkeypatch.setattr(discovery, "discover", lambda conn, loadbalancer=None: amps)
+    monkeypatch.setattr(charm.OctaviaCharm, "_connect", lambda self, config: "conn")
+    ctx = testing.Context(charm.OctaviaCharm)
+
+    # Act
+    with pytest.raises(testing.ActionFailed) as info:
+        ctx.run(ctx.on.action("check-amphorae"), testing.State())
+
+    # Assert
+    assert f"{known_hosts} line 1" in info.value.message
+    assert "delete that line" in info.value.message

@@ -12,13 +12,13 @@ from charmed_octavia.unit import machine as machine_mod
 from ops import testing
 
 import charm
+from tests.unit.charm.states import amqp, full_state, identity, jammy_machine, peer, shared_db
 from tests.unit.charm_data import (
     DB_PASSWORD,
     KEYSTONE_PASSWORD,
     KEYSTONE_UNIT,
     MYSQL_ROUTER_UNIT,
     RABBIT_PASSWORD,
-    rabbit_unit,
     tls_options,
 )
 from tests.unit.fake_machine import FakeMachine
@@ -34,13 +34,7 @@ ROLES = (
 
 @pytest.fixture
 def machine(tmp_path, monkeypatch) -> FakeMachine:
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "os-release").write_text(
-        'NAME="Ubuntu"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n'
-    )
-    # charmhelpers reads the series from lsb-release.
-    (tmp_path / "etc" / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_CODENAME=jammy\n")
-    fake = FakeMachine(tmp_path)
+    fake = jammy_machine(tmp_path)
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
     return fake
 
@@ -48,41 +42,6 @@ def machine(tmp_path, monkeypatch) -> FakeMachine:
 @pytest.fixture
 def ctx() -> testing.Context:
     return testing.Context(charm.OctaviaCharm)
-
-
-def identity(data=None) -> testing.Relation:
-    return testing.Relation(
-        "identity-service",
-        remote_app_name="keystone",
-        remote_units_data={0: KEYSTONE_UNIT if data is None else data},
-    )
-
-
-def shared_db(data=None) -> testing.Relation:
-    return testing.Relation(
-        "shared-db",
-        remote_app_name="mysql-router",
-        remote_units_data={0: MYSQL_ROUTER_UNIT if data is None else data},
-    )
-
-
-def amqp(*addresses: str) -> testing.Relation:
-    addresses = addresses or ("10.5.0.20", "10.5.0.21")
-    return testing.Relation(
-        "amqp",
-        remote_app_name="rabbitmq-server",
-        remote_units_data={i: rabbit_unit(a) for i, a in enumerate(addresses)},
-    )
-
-
-def peer(**app_data) -> testing.PeerRelation:
-    return testing.PeerRelation("cluster", local_app_data=app_data, peers_data={1: {}})
-
-
-def full_state(**kwargs) -> testing.State:
-    kwargs.setdefault("leader", True)
-    relations = kwargs.pop("relations", [identity(), shared_db(), amqp(), peer()])
-    return testing.State(relations=relations, **kwargs)
 
 
 def read(machine: FakeMachine, path: str) -> str:
@@ -354,7 +313,7 @@ def test_amphora_tls_options_write_private_files_for_the_controller_services(ctx
 
     # Assert
     key = "/etc/octavia/certs/issuing_ca_key.pem"
-    assert read(machine, key).startswith("-----BEGIN PRIVATE KEY-----")
+    assert read(machine, key).startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert machine.owners[key] == ("root", "octavia")
     assert stat.S_IMODE((machine.root / key.lstrip("/")).stat().st_mode) == 0o640
     conf = read(machine, CONF)
@@ -642,11 +601,15 @@ def test_update_status_starts_a_stopped_service_without_restarting_the_others(ct
 # -- secrets ---------------------------------------------------------------------------------
 
 
-def test_failure_messages_have_relation_passwords_redacted(ctx, machine):
-    # Arrange
+@pytest.mark.parametrize("form", ["plain", "url-quoted"])
+def test_failure_messages_have_relation_passwords_redacted(ctx, machine, form):
+    # Arrange: SQLAlchemy prints the URL as written, the password percent-quoted in it.
+    from urllib.parse import quote
+
+    shown = DB_PASSWORD if form == "plain" else quote(DB_PASSWORD, safe="")
     out = ctx.run(ctx.on.install(), full_state())
     machine.fail_commands["octavia-db-manage"] = (
-        f"OperationalError: mysql+pymysql://octavia:{DB_PASSWORD}@127.0.0.1/octavia"
+        f"OperationalError: mysql+pymysql://octavia:{shown}@127.0.0.1/octavia"
     )
     machine.candidate_version = "2:14.0.2"
     state = dataclasses.replace(out, config={"openstack-origin": "cloud:jammy-caracal"})
@@ -658,7 +621,7 @@ def test_failure_messages_have_relation_passwords_redacted(ctx, machine):
     assert isinstance(out.unit_status, testing.BlockedStatus)
     assert "octavia:***@127.0.0.1" in out.unit_status.message
     logs = "\n".join(line.message for line in ctx.juju_log)
-    for secret in (DB_PASSWORD, KEYSTONE_PASSWORD, RABBIT_PASSWORD):
+    for secret in (shown, DB_PASSWORD, KEYSTONE_PASSWORD, RABBIT_PASSWORD):
         assert secret not in logs
         assert secret not in out.unit_status.message
 

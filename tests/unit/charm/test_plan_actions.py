@@ -338,6 +338,26 @@ def test_store_tls_bundle_stores_the_operators_bundle_as_given(ctx, machine, fak
     assert not bundle.generated
 
 
+def test_store_tls_bundle_turns_what_cryptography_refuses_into_a_failure(
+    ctx, machine, fake, monkeypatch
+):
+    # Arrange: a refusal the parameter checks did not foresee (before: an uncaught ValueError).
+    from charmed_octavia.cloud import tls
+
+    def refuse(common_name, *, days=365, now=None):
+        raise ValueError("Attribute's length must be >= 1 and <= 64, but it was 65")
+
+    monkeypatch.setattr(tls, "generate_bundle", refuse)
+
+    # Act
+    with pytest.raises(testing.ActionFailed) as caught:
+        ctx.run(ctx.on.action("store-tls-bundle", params={"common-name": "lb.example"}), state())
+
+    # Assert
+    assert caught.value.message.startswith("store-tls-bundle: Attribute's length must be")
+    assert fake.calls == []
+
+
 # ---- run-test-plan ---------------------------------------------------------------------------
 
 
@@ -446,8 +466,17 @@ def test_run_test_plan_keeps_the_relation_password_out_of_results_and_logs(ctx, 
 # ---- cleanup-test-plan -----------------------------------------------------------------------
 
 
+def _recorded(machine: FakeMachine, run_id: str) -> None:
+    """A run record in the charm's state, as run-test-plan leaves one."""
+    from charmed_octavia.plan.records import RunRecord, RunStore
+
+    store = RunStore(machine.root / "var/lib/charm-octavia/plan")
+    store.save(RunRecord(run_id=run_id, started="2026-12-01T00:00:00Z"))
+
+
 def test_cleanup_reports_what_it_deleted(ctx, machine, fake):
     # Arrange
+    _recorded(machine, "r1")
     fake.cleanup_result = cleanup.CleanupResult(
         runs={"r1": "cleaned"},
         rows=[{"kind": "keypair", "name": "k", "id": "k", "outcome": "deleted", "reason": ""}],
@@ -534,14 +563,12 @@ def test_run_test_plan_a_report_too_big_for_results_is_in_its_file(
     assert len(Path(results["report-file"]).read_text()) == 200 * 1024
 
 
-def test_cleanup_of_a_run_not_recorded_here_fails_and_deletes_nothing(ctx, machine, fake):
-    # Arrange
-    fake.cleanup_result = cleanup.CleanupResult(runs={"nosuchrun": "no-record"}, rows=[])
-
+def test_cleanup_of_a_run_not_recorded_here_fails_before_connecting(ctx, machine, fake):
     # Act
     with pytest.raises(testing.ActionFailed) as caught:
         ctx.run(ctx.on.action("cleanup-test-plan", params={"run-id": "nosuchrun"}), state())
 
     # Assert
     assert "no record of test-plan run 'nosuchrun' on this unit" in caught.value.message
-    assert (ctx.action_results or {})["deleted"] == "0"
+    assert "nothing was deleted" in caught.value.message
+    assert fake.calls == []

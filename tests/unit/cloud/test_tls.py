@@ -126,3 +126,37 @@ def test_invalid_common_names_are_refused(name):
 def test_invalid_days_are_refused(days):
     with pytest.raises(InvalidParameter, match="days"):
         tls.generate_bundle("ok.example", days=days)
+
+
+def _dns_name(length: int) -> str:
+    """A valid DNS name of exactly ``length`` characters (labels of 40 or 41)."""
+    text = ".".join(["a" * 40] * 10)[:length]
+    return text[:-1] + "a" if text.endswith(".") else text
+
+
+def test_the_longest_common_name_x509_takes_makes_a_bundle():
+    # Arrange: 61 characters, the generated CA's CN is then 64 (RFC 5280's ub-common-name).
+    name = _dns_name(tls.CN_MAX - len(tls.CA_SUFFIX))
+    assert len(name) == 61
+
+    # Act
+    bundle = tls.generate_bundle(name)
+
+    # Assert
+    assert f"CN={name}" in bundle.subject
+    assert f"CN={name}{tls.CA_SUFFIX}" in bundle.issuer
+
+
+@pytest.mark.parametrize("length", [62, 64, 65, 200])
+def test_a_common_name_x509_cannot_hold_is_refused_before_anything(length):
+    # Before the fix a 65-character name got past validation and cryptography raised.
+    name = _dns_name(length)
+    with pytest.raises(InvalidParameter, match="longer than 61 characters"):
+        tls.validate_common_name(name)
+
+
+@pytest.mark.parametrize("name", ["ok.example\n", "ok.example\r\n", "\nok.example"])
+def test_a_common_name_with_a_newline_is_refused(name):
+    # `$` in a pattern matches before a trailing newline; full matches do not.
+    with pytest.raises(InvalidParameter, match="common-name"):
+        tls.validate_common_name(name)

@@ -58,3 +58,31 @@ def test_run_plan_refuses_bad_params_before_touching_state(tmp_path):
 
     # Assert
     assert not (tmp_path / "state").exists()
+
+
+def test_a_secret_name_that_cannot_carry_the_run_id_is_refused_before_anything():
+    # Arrange: 250 characters fit Barbican alone, not with "-<run id>" added by the plan.
+    name = "s" * 250
+
+    # Act / Assert
+    with pytest.raises(InvalidParameter, match="tls-secret-name is too long"):
+        PlanParams(tls_secret_name=name)
+    with pytest.raises(InvalidParameter, match="tls-secret-name is too long"):
+        PlanParams(tls_secret_name="s" * 240, run_id="r" * 20)
+    PlanParams(tls_secret_name="s" * 200)  # room for a generated run id
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("keypair_name", "amp$(id)", "characters Nova refuses in a keypair name"),
+        ("provider", "amphora;reboot", "not a provider driver's name"),
+        ("nova_flavor_id", "10\n", "Nova flavor id"),
+        ("ram", 2**31, "ram must be an integer from 1 to 2147483647"),
+        ("connection_limit", 2**31, "connection-limit must be an integer from -1"),
+        ("lb_flavor_description", "a\nb", "without control characters"),
+    ],
+)
+def test_values_the_cloud_would_refuse_late_are_refused_first(field, value, message):
+    with pytest.raises(InvalidParameter, match=message):
+        PlanParams(**{field: value})

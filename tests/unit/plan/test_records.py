@@ -78,3 +78,9 @@ def test_generated_run_ids_are_valid_and_distinct():
     assert len(ids) == 20
     for run_id in ids:
         records.validate_run_id(run_id)
+
+
+@pytest.mark.parametrize("run_id", ["run1\n", "run1\r", "run\x001"])
+def test_a_run_id_with_a_trailing_newline_or_nul_is_refused(run_id):
+    with pytest.raises(InvalidParameter):
+        records.validate_run_id(run_id)

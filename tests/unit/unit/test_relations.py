@@ -194,3 +194,21 @@ def test_requests_for_database_and_amqp():
         "vhost": "openstack",
         "private-address": "10.0.0.5",
     }
+
+
+def test_a_value_with_a_control_character_counts_as_not_set():
+    # Arrange: a newline would end the line of octavia.conf and start a new option.
+    bad = {**KEYSTONE_UNIT, "service_password": "pw\n[DEFAULT]\ndebug = true"}
+
+    # Act
+    creds = relations.parse_identity({"keystone/0": bad})
+    missing = relations.missing_identity_keys({"keystone/0": bad})
+
+    # Assert
+    assert creds is None
+    assert missing == ["service_password"]
+
+
+def test_a_database_host_with_a_nul_leaves_the_database_waiting():
+    unit = {**MYSQL_ROUTER_UNIT, "db_host": "10.5.0.3\x00"}
+    assert relations.parse_database({"mysql-router/0": unit}, "octavia/0") is None

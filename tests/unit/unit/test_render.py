@@ -99,7 +99,7 @@ def test_files_and_their_ownership():
         else:
             assert (file.mode, file.owner, file.group) == (0o640, "root", "octavia")
     key = files[machine.ISSUING_CA_KEY]
-    assert key is not None and key.content.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert key is not None and key.content.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 
 
 def test_without_tls_the_optional_files_must_not_exist():
@@ -133,3 +133,35 @@ def test_rendering_is_deterministic():
 
     # Assert
     assert first == second
+
+
+# -- values as oslo.config reads them (tests/conformance reads them with Octavia's own) ----------
+
+
+def test_oslo_value_doubles_dollars_and_quotes_what_oslo_would_strip():
+    assert render.oslo_value("pa$word") == "pa$$word"
+    assert render.oslo_value(" padded ") == '" padded "'
+    assert render.oslo_value("'quoted'") == "\"'quoted'\""
+    assert render.oslo_value('"x"') == '""x""'
+    assert render.oslo_value("plain") == "plain"
+    assert render.oslo_value(300) == "300"
+
+
+def test_oslo_value_refuses_a_control_character():
+    import pytest
+
+    with pytest.raises(ValueError, match="control character"):
+        render.oslo_value("line\nnext = 1")
+
+
+def test_rendered_password_with_dollars_is_escaped_in_the_file():
+    # Arrange
+    inp = full_render_input()
+    inp = dataclasses.replace(inp, identity=dataclasses.replace(inp.identity, password="a$b c"))
+
+    # Act
+    conf = conf_of(inp)
+
+    # Assert
+    assert conf["keystone_authtoken"]["password"] == "a$$b c"
+    assert conf["service_auth"]["password"] == "a$$b c"

@@ -1,0 +1,111 @@
+"""The operator's amphora PKI (the lb-mgmt-* options), checked as Octavia will use it.
+
+Octavia signs each amphora agent's certificate with the issuing CA and its key (decrypted with
+the passphrase), amphorae trust controllers whose client certificate the controller CA signed,
+and the worker presents that certificate with its key. A mismatch in any of these blocks the
+unit with the reason, rather than reaching "active" and failing every load balancer. Messages
+name options, never their values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+ISSUING_CA = "lb-mgmt-issuing-cacert"
+ISSUING_KEY = "lb-mgmt-issuing-ca-private-key"
+PASSPHRASE = "lb-mgmt-issuing-ca-key-passphrase"  # noqa: S105 - an option's name
+CONTROLLER_CA = "lb-mgmt-controller-cacert"
+CONTROLLER_CERT = "lb-mgmt-controller-cert"
+_BLOCK = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]+)-----.*?-----END (?P=kind)-----", re.S)
+
+
+@dataclass(frozen=True)
+class TLSMaterial:
+    """PEM texts decoded from the lb-mgmt-* options ("" when not configured)."""
+
+    issuing_ca: str = ""
+    issuing_ca_key: str = ""
+    issuing_ca_passphrase: str = ""
+    controller_ca: str = ""
+    controller_cert: str = ""
+
+
+def _block(pem: str, option: str, kind: str) -> str:
+    """The first PEM block of ``kind`` (CERTIFICATE, or any PRIVATE KEY) in the option."""
+    for match in _BLOCK.finditer(pem):
+        if match["kind"] == kind or (kind == "PRIVATE KEY" and match["kind"].endswith(kind)):
+            return match.group(0) + "\n"
+    raise ValueError(f"{option} holds no PEM {kind.lower()}")
+
+
+def _certificate(pem: str, option: str) -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(_block(pem, option, "CERTIFICATE").encode())
+    except ValueError as exc:
+        if str(exc).startswith(option):
+            raise
+        raise ValueError(f"{option} does not hold a valid certificate") from None
+
+
+def _private_key(pem: str, option: str, passphrase: str = "") -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    block = _block(pem, option, "PRIVATE KEY").encode()
+    try:
+        return serialization.load_pem_private_key(
+            block, password=passphrase.encode() if passphrase else None
+        )
+    except TypeError as exc:  # encrypted without a passphrase, or the other way round
+        if "not encrypted" in str(exc):
+            raise ValueError(f"{PASSPHRASE} is set but {option} is not encrypted") from None
+        raise ValueError(f"{option} is encrypted: set {PASSPHRASE}") from None
+    except ValueError:
+        reason = f"{PASSPHRASE} does not decrypt it" if passphrase else "it cannot be read"
+        raise ValueError(f"{option} is not a usable private key: {reason}") from None
+
+
+def _same_key(key: Any, cert: Any) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    def public(k: Any) -> bytes:
+        return k.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    return public(key.public_key()) == public(cert.public_key())
+
+
+def _is_ca(cert: Any) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def check(tls: TLSMaterial) -> None:
+    """Raise ``ValueError`` with the reason if the material cannot work as Octavia uses it."""
+    issuing = _certificate(tls.issuing_ca, ISSUING_CA)
+    if not _is_ca(issuing):
+        raise ValueError(f"{ISSUING_CA} is not a CA certificate (it signs amphora certificates)")
+    issuing_key = _private_key(tls.issuing_ca_key, ISSUING_KEY, tls.issuing_ca_passphrase)
+    if not _same_key(issuing_key, issuing):
+        raise ValueError(f"{ISSUING_KEY} is not the key of {ISSUING_CA}")
+    controller_ca = _certificate(tls.controller_ca, CONTROLLER_CA)
+    controller = _certificate(tls.controller_cert, CONTROLLER_CERT)
+    if not _same_key(_private_key(tls.controller_cert, CONTROLLER_CERT), controller):
+        raise ValueError(f"the private key in {CONTROLLER_CERT} is not its certificate's")
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        controller.verify_directly_issued_by(controller_ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise ValueError(
+            f"{CONTROLLER_CERT} is not signed by {CONTROLLER_CA} (amphorae would refuse the "
+            "controllers)"
+        ) from None

@@ -1,0 +1,1 @@
+"""Bad input against every action parameter and config option (see cases.py)."""

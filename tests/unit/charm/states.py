@@ -1,0 +1,57 @@
+"""ops.testing states of a related unit, and the fake machine they run on (shared by suites)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ops import testing
+
+from tests.unit.charm_data import KEYSTONE_UNIT, MYSQL_ROUTER_UNIT, rabbit_unit
+from tests.unit.fake_machine import FakeMachine
+
+
+def jammy_machine(root: Path) -> FakeMachine:
+    """A fake Ubuntu 22.04 unit machine under ``root``."""
+    (root / "etc").mkdir(exist_ok=True)
+    (root / "etc" / "os-release").write_text(
+        'NAME="Ubuntu"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n'
+    )
+    # charmhelpers reads the series from lsb-release.
+    (root / "etc" / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_CODENAME=jammy\n")
+    return FakeMachine(root)
+
+
+def identity(data=None) -> testing.Relation:
+    return testing.Relation(
+        "identity-service",
+        remote_app_name="keystone",
+        remote_units_data={0: KEYSTONE_UNIT if data is None else data},
+    )
+
+
+def shared_db(data=None) -> testing.Relation:
+    return testing.Relation(
+        "shared-db",
+        remote_app_name="mysql-router",
+        remote_units_data={0: MYSQL_ROUTER_UNIT if data is None else data},
+    )
+
+
+def amqp(*addresses: str) -> testing.Relation:
+    addresses = addresses or ("10.5.0.20", "10.5.0.21")
+    return testing.Relation(
+        "amqp",
+        remote_app_name="rabbitmq-server",
+        remote_units_data={i: rabbit_unit(a) for i, a in enumerate(addresses)},
+    )
+
+
+def peer(**app_data) -> testing.PeerRelation:
+    return testing.PeerRelation("cluster", local_app_data=app_data, peers_data={1: {}})
+
+
+def full_state(**kwargs) -> testing.State:
+    """The leader with every relation complete."""
+    kwargs.setdefault("leader", True)
+    relations = kwargs.pop("relations", [identity(), shared_db(), amqp(), peer()])
+    return testing.State(relations=relations, **kwargs)
