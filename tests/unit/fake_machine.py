@@ -210,6 +210,22 @@ class FakeMachine(unit_machine.Machine):
     def candidate_version(self, version: str) -> None:
         self.apt.candidate_version = version
 
+    def clone(self, root: Path) -> FakeMachine:
+        """The same machine under ``root``: its files copied, packages and services alike,
+        no calls recorded (an installed unit made once, for many tests)."""
+        import shutil
+
+        shutil.copytree(self.root, root, symlinks=True)
+        twin = FakeMachine(root)
+        twin.installed.update(self.installed)
+        twin.arch = self.arch
+        for name in ("active", "enabled", "masked"):
+            getattr(twin, name).update(getattr(self, name))
+        twin.owners.update(self.owners)
+        twin.fail_commands.update(self.fail_commands)
+        twin.candidate_version = self.candidate_version
+        return twin
+
     def calls_of(self, kind: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == kind]
 

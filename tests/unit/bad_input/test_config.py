@@ -32,24 +32,37 @@ SECRET_OPTIONS = {"lb-mgmt-issuing-ca-key-passphrase", "lb-mgmt-issuing-ca-priva
 
 
 @pytest.fixture(scope="module")
-def base_config() -> dict[str, str]:
-    return {"openstack-origin": "cloud:jammy-caracal", **tls_options()}
+def installed(tmp_path_factory):
+    """An active unit made once: (machine, state) with amphora TLS configured."""
+    config = {"openstack-origin": "cloud:jammy-caracal", **tls_options()}
+    machine = jammy_machine(tmp_path_factory.mktemp("installed"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
+        ctx = testing.Context(charm.OctaviaCharm)
+        out = ctx.run(ctx.on.install(), full_state(config=config))
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+    return machine, out
 
 
 @pytest.fixture
-def active(tmp_path, monkeypatch, base_config):
-    """(machine, context, state) of an active unit."""
-    machine = jammy_machine(tmp_path)
+def active(installed, tmp_path, monkeypatch):
+    """(machine, context, state) of an active unit: a copy of the installed one."""
+    template, state = installed
+    machine = template.clone(tmp_path / "unit")
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
-    ctx = testing.Context(charm.OctaviaCharm)
-    out = ctx.run(ctx.on.install(), full_state(config=base_config))
-    assert out.unit_status == testing.ActiveStatus("Unit is ready")
-    machine.calls.clear()
-    return machine, ctx, out
+    return machine, testing.Context(charm.OctaviaCharm), state
 
 
 def _published(state: testing.State) -> dict:
     return {r.endpoint: dict(r.local_unit_data) for r in state.relations}
+
+
+def test_the_copied_unit_is_at_rest(active):
+    # The copy is the installed unit: an event with nothing changed does nothing.
+    machine, ctx, state = active
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+    assert machine.calls == []
 
 
 CASES = option_cases()
