@@ -20,7 +20,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from charmed_octavia.cloud.outcomes import InvalidParameter, describe_error
+from charmed_octavia.cloud import catalog
+from charmed_octavia.cloud.outcomes import InvalidParameter, answer_timed_out, describe_error
 from charmed_octavia.plan.params import PlanContext, PlanParams
 from charmed_octavia.plan.records import PLAN_LOCK, RunRecord, RunStore, new_run_id, utcnow
 from charmed_octavia.plan.results import PlanResult, StepFailed, StepResult
@@ -36,15 +37,25 @@ def _timed(run: PlanRun, index: int, step: Step) -> None:
     label = f"[{index + 1}/{len(run.steps)}] {step.title}"
     run.log(f"{label}: started")
     start = time.monotonic()
+    # No request of the step outlasts the step's timeout: an API that waits on a service that
+    # is down (Octavia's on its message queue) would otherwise hang the plan.
+    session = run.conn.session
+    bound = session.timeout
+    session.timeout = min(bound or run.params.step_timeout, run.params.step_timeout)
     try:
-        result.status = "ok"
-        step.action(run, result)
+        # What the step fails with or records names the service, by the connection's catalog.
+        with catalog.naming(run.conn):
+            result.status = "ok"
+            step.action(run, result)
     except Exception as e:
         result.status = "failed"
-        result.evidence = describe_error(e)
-        run.forget_unsent(e)
+        result.evidence = describe_error(e, catalog.endpoints(run.conn))
+        # A request that was sent but not answered may still be carried out.
+        if not answer_timed_out(e):
+            run.forget_unsent(e)
         raise StepFailed(f"step {step.name} failed: {result.evidence}") from e
     finally:
+        session.timeout = bound
         result.seconds = time.monotonic() - start
         run.log(f"{label}: {result.status} in {result.seconds:.1f} s. {result.evidence}".strip())
 
