@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import configparser
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from charmed_octavia.amphora import ssh
 from charmed_octavia.cloud import connection
+from charmed_octavia.plan.params import PlanContext
 
 
 def admin_connection(lab: Any) -> Any:
     """The lab's admin cloud through the library's own clouds.yaml loader."""
     return connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
+
+
+def amp_key_name(lab: Any) -> str:
+    """The lab octavia.conf's amp_ssh_key_name ("" where it sets none)."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(lab.octavia_conf)
+    return conf.get("controller_worker", "amp_ssh_key_name", fallback="")
+
+
+def lab_plan_context(lab: Any, tmp_path: Path, progress: Callable[[str], None]) -> PlanContext:
+    """What the charm hands the plan, as the lab's octavia.conf and a fresh client key give it."""
+    _, public = ssh.ensure_keypair(tmp_path / "ssh")
+    return PlanContext(
+        state_dir=tmp_path / "state",
+        series="lab",
+        origin="pypi",
+        package_versions={"octavia": "14.0.2"},
+        amp_ssh_key_name=amp_key_name(lab),
+        public_key=public,
+        progress=progress,
+    )
 
 
 def inventory(conn: Any) -> dict[str, set[str]]:

@@ -3,7 +3,6 @@ the verdict on a lab amphora driven by Octavia's worker (vulnerable and fixed te
 
 from __future__ import annotations
 
-import configparser
 import json
 import uuid
 from pathlib import Path
@@ -20,8 +19,10 @@ from tests.integration.conftest import start_lab
 from tests.integration.plan_helpers import (
     added,
     admin_connection,
+    amp_key_name,
     haproxy_pids,
     inventory,
+    lab_plan_context,
     still_running,
 )
 from tests.lab import amphora as lab_amphora
@@ -34,25 +35,10 @@ def conn(lab):
     return admin_connection(lab)
 
 
-def _amp_key_name(lab) -> str:
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read(lab.octavia_conf)
-    return conf.get("controller_worker", "amp_ssh_key_name", fallback="")
-
-
 @pytest.fixture
 def plan_ctx(lab, tmp_path):
-    _, public = ssh.ensure_keypair(tmp_path / "ssh")
     logs: list[str] = []
-    ctx = PlanContext(
-        state_dir=tmp_path / "state",
-        series="lab",
-        origin="pypi",
-        package_versions={"octavia": "14.0.2"},
-        amp_ssh_key_name=_amp_key_name(lab),
-        public_key=public,
-        progress=logs.append,
-    )
+    ctx = lab_plan_context(lab, tmp_path, logs.append)
     ctx.logs = logs  # type: ignore[attr-defined]
     return ctx
 
@@ -67,7 +53,7 @@ def _params(**overrides) -> PlanParams:
 
 
 def _keypair_name(lab) -> str:
-    return _amp_key_name(lab) or "amphora-backdoor"
+    return amp_key_name(lab) or "amphora-backdoor"
 
 
 def test_whole_plan_runs_in_order_and_leaves_nothing_behind(lab, conn, plan_ctx):

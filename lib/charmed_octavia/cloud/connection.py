@@ -6,9 +6,11 @@ connection is made (only the actions that talk to the cloud pay for it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from charmed_octavia.cloud.outcomes import shown
 
@@ -104,3 +106,17 @@ def service_types(conn: Connection) -> set[str]:
     """Service types in the catalog of the connection's token."""
     catalog = conn.session.auth.get_access(conn.session).service_catalog  # type: ignore[union-attr]
     return {entry.get("type", "") for entry in catalog.catalog}
+
+
+@contextlib.contextmanager
+def requests_within(conn: Any, seconds: float) -> Iterator[None]:
+    """No request of ``conn`` in this block outlasts ``seconds`` (nor the session's own
+    bound): an API that waits on a service that is down (Octavia's on its message queue)
+    would otherwise hang the caller. The session's own setting is given back."""
+    session = conn.session
+    bound = session.timeout
+    session.timeout = min(bound or seconds, seconds)
+    try:
+        yield
+    finally:
+        session.timeout = bound

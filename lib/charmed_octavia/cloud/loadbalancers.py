@@ -35,6 +35,19 @@ def _fault(resource: Any) -> str | None:
     return None
 
 
+def _stuck(resource: Any) -> str | None:
+    """Who did not act on a load balancer still PENDING_*: Octavia's worker, which does every
+    change the API accepts (the API hands it over through the message queue)."""
+    status = str(resource.provisioning_status)
+    if not status.startswith("PENDING"):
+        return None
+    return (
+        f"the Octavia worker did not process it (still {status}, operating "
+        f"{resource.operating_status}; the octavia-worker service or its message queue is "
+        "down or behind)"
+    )
+
+
 def wait_lb_active(
     conn: Connection,
     lb_id: str,
@@ -52,6 +65,7 @@ def wait_lb_active(
         timeout=timeout,
         clock=clock,
         backoff=backoff,
+        stuck=_stuck,
     )
 
 
@@ -67,6 +81,7 @@ def wait_lb_not_pending(
         fault=lambda lb: None,
         timeout=timeout,
         clock=clock,
+        stuck=_stuck,
     )
 
 
@@ -170,5 +185,6 @@ def delete_load_balancer(
         fault=lambda lb: None,
         timeout=timeout,
         clock=clock,
+        stuck=_stuck,
     )
     return True

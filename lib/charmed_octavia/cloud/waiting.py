@@ -30,12 +30,15 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class WaitTimeout(TimeoutError):
-    """The resource did not settle before the deadline."""
+    """The resource did not settle before the deadline; ``why``, when known, says who did not
+    act on it (it then tells the last state itself)."""
 
-    def __init__(self, what: str, timeout: float, last: str) -> None:
-        super().__init__(f"{what} did not settle within {timeout:g} s (last seen: {last})")
+    def __init__(self, what: str, timeout: float, last: str, why: str | None = None) -> None:
+        told = f": {why}" if why else f" (last seen: {last})"
+        super().__init__(f"{what} did not settle within {timeout:g} s{told}")
         self.what = what
         self.last = last
+        self.why = why
 
 
 class ResourceFailed(RuntimeError):
@@ -84,11 +87,13 @@ def wait_for(
     timeout: float,
     clock: Clock = SYSTEM_CLOCK,
     backoff: Backoff = DEFAULT_BACKOFF,
+    stuck: Callable[[T], str | None] | None = None,
 ) -> T:
     """Poll ``fetch`` until ``done``; raise ``ResourceFailed`` when ``fault`` returns a reason.
 
     ``fetch`` may raise: the error propagates (a vanished resource is the caller's to judge).
     The deadline is checked before each sleep so a wait never overruns it by a whole interval.
+    At the deadline, ``stuck`` (of the last value) may say who did not act on the resource.
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -103,7 +108,7 @@ def wait_for(
             return current
         remaining = deadline - clock.monotonic()
         if remaining <= 0:
-            raise WaitTimeout(what, timeout, state(current))
+            raise WaitTimeout(what, timeout, state(current), stuck(current) if stuck else None)
         clock.sleep(min(next(intervals), remaining))
 
 
@@ -116,8 +121,10 @@ def wait_gone(
     timeout: float,
     clock: Clock = SYSTEM_CLOCK,
     backoff: Backoff = DEFAULT_BACKOFF,
+    stuck: Callable[[T], str | None] | None = None,
 ) -> None:
-    """Poll until ``fetch`` returns None (deleted); fail fast on a fault."""
+    """Poll until ``fetch`` returns None (deleted); fail fast on a fault; ``stuck`` as for
+    ``wait_for``."""
 
     def done(value: T | None) -> bool:
         return value is None
@@ -128,6 +135,9 @@ def wait_gone(
     def fault_or_none(value: T | None) -> str | None:
         return None if value is None else fault(value)
 
+    def stuck_or_none(value: T | None) -> str | None:
+        return None if value is None or stuck is None else stuck(value)
+
     wait_for(
         what,
         fetch,
@@ -137,4 +147,5 @@ def wait_gone(
         timeout=timeout,
         clock=clock,
         backoff=backoff,
+        stuck=stuck_or_none,
     )

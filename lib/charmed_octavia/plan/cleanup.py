@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from charmed_octavia.cloud import barbican, flavors, keypairs, loadbalancers
+from charmed_octavia.cloud import barbican, catalog, flavors, keypairs, loadbalancers
+from charmed_octavia.cloud.connection import requests_within
 from charmed_octavia.cloud.outcomes import describe_error
 from charmed_octavia.cloud.waiting import SYSTEM_CLOCK, Clock
 from charmed_octavia.plan.params import Progress, no_progress
@@ -339,20 +340,22 @@ def cleanup(
     clock: Clock = SYSTEM_CLOCK,
     progress: Progress = no_progress,
 ) -> CleanupResult:
-    """Delete everything one run (or every run) recorded here created."""
+    """Delete everything one run (or every run) recorded here created. No request outlasts
+    ``timeout``, and a kept resource's reason names the service that failed it."""
     if run_id:
         validate_run_id(run_id)
     store = RunStore(state_dir)
     recorded = store.run_ids()
     result = CleanupResult(runs={}, rows=[])
     how = Deletion(timeout=timeout, clock=clock)
-    for rid in [run_id] if run_id else recorded:
-        if rid in recorded:
-            _cleanup_run(conn, store, rid, result, how, progress)
-        else:
-            result.runs[rid] = "no-record"
-    if not run_id:
-        for rid in sorted(_tagged_runs(conn) - set(recorded)):
-            progress(f"load balancers tagged by run {rid}, not recorded here: left alone")
-            result.runs[rid] = "not-recorded-here"
+    with requests_within(conn, timeout), catalog.naming(conn):
+        for rid in [run_id] if run_id else recorded:
+            if rid in recorded:
+                _cleanup_run(conn, store, rid, result, how, progress)
+            else:
+                result.runs[rid] = "no-record"
+        if not run_id:
+            for rid in sorted(_tagged_runs(conn) - set(recorded)):
+                progress(f"load balancers tagged by run {rid}, not recorded here: left alone")
+                result.runs[rid] = "not-recorded-here"
     return result

@@ -20,7 +20,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from charmed_octavia.cloud.outcomes import InvalidParameter, describe_error, shown
+from charmed_octavia.cloud import catalog
+from charmed_octavia.cloud.connection import requests_within
+from charmed_octavia.cloud.outcomes import (
+    InvalidParameter,
+    answer_timed_out,
+    describe_error,
+    shown,
+)
 from charmed_octavia.plan.params import PlanContext, PlanParams
 from charmed_octavia.plan.records import PLAN_LOCK, RunRecord, RunStore, new_run_id, utcnow
 from charmed_octavia.plan.results import PlanResult, StepFailed, StepResult
@@ -37,12 +44,17 @@ def _timed(run: PlanRun, index: int, step: Step) -> None:
     run.log(f"{label}: started")
     start = time.monotonic()
     try:
-        result.status = "ok"
-        step.action(run, result)
+        # No request of the step outlasts the step's timeout; what the step fails with or
+        # records names the service, by the connection's catalog.
+        with requests_within(run.conn, run.params.step_timeout), catalog.naming(run.conn):
+            result.status = "ok"
+            step.action(run, result)
     except Exception as e:
         result.status = "failed"
-        result.evidence = describe_error(e)
-        run.forget_unsent(e)
+        result.evidence = describe_error(e, catalog.endpoints(run.conn))
+        # A request that was sent but not answered may still be carried out.
+        if not answer_timed_out(e):
+            run.forget_unsent(e)
         raise StepFailed(f"step {step.name} failed: {result.evidence}") from e
     finally:
         result.seconds = time.monotonic() - start

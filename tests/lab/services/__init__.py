@@ -48,6 +48,17 @@ class Service:
     proc: subprocess.Popen | None = field(default=None, repr=False)
     # Start time of the group leader: tells our group from a later one with a reused PID.
     started: int | None = None
+    # Size of the log when the process was spawned: what a restarted process wrote follows.
+    log_start: int = 0
+
+    def log_since_start(self) -> str:
+        """What the process wrote to its log since it was (last) spawned."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.log_start)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
 
 class RunCommand(Protocol):

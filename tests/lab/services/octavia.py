@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tests.lab.files import Sections, merge_sections, tail, write_ini, write_private
+from tests.lab.files import Sections, merge_sections, write_ini, write_private
 from tests.lab.services import (
     POLICY,
     REGION,
@@ -165,5 +165,6 @@ def start(
 
 def probe(service: Service, token: str | None) -> bool:
     if service.name == "octavia-worker":
-        return WORKER_READY_MARK in tail(service.log, 400)
+        # Only this process's lines: a restarted worker's log still holds the last one's mark.
+        return WORKER_READY_MARK in service.log_since_start()
     return http_ok(service, "/v2/lbaas/loadbalancers", token)

@@ -96,6 +96,55 @@ def test_timeout_names_the_last_state_and_does_not_overrun():
     assert clock.now - start == pytest.approx(10)
 
 
+def test_timeout_says_who_did_not_act_when_stuck_knows():
+    # Arrange
+    clock = FakeClock()
+
+    # Act
+    with pytest.raises(WaitTimeout) as caught:
+        wait_for(
+            "load balancer x",
+            lambda: "PENDING_CREATE",
+            state=lambda s: f"provisioning {s}",
+            done=lambda s: False,
+            fault=lambda s: None,
+            timeout=5,
+            clock=clock,
+            stuck=lambda s: f"the worker did not process it (still {s})",
+        )
+
+    # Assert
+    assert str(caught.value) == (
+        "load balancer x did not settle within 5 s: the worker did not process it "
+        "(still PENDING_CREATE)"
+    )
+    assert caught.value.why == "the worker did not process it (still PENDING_CREATE)"
+    assert caught.value.last == "provisioning PENDING_CREATE"
+
+
+def test_wait_gone_timeout_says_who_did_not_act():
+    # Arrange
+    clock = FakeClock()
+
+    # Act
+    with pytest.raises(WaitTimeout) as caught:
+        wait_gone(
+            "lb",
+            lambda: "PENDING_DELETE",
+            state=str,
+            fault=lambda s: None,
+            timeout=3,
+            clock=clock,
+            stuck=lambda s: f"nobody deleted it (still {s})",
+        )
+
+    # Assert
+    assert (
+        str(caught.value)
+        == "lb did not settle within 3 s: nobody deleted it (still PENDING_DELETE)"
+    )
+
+
 def test_wait_gone_returns_when_fetch_says_none():
     # Arrange
     clock = FakeClock()
