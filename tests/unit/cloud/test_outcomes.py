@@ -209,10 +209,17 @@ def test_version_discovery_refused_by_a_service_without_keystone_names_both():
     # Act
     text = describe_error(error, catalog.endpoints(conn))
 
-    # Assert
+    # Assert: openstacksdk 4.22 stops at the version discovery; 4.13 (the newest for Python
+    # 3.10) and older skip the failed v1 document and send the request, which gets the 503.
     assert text.startswith(
-        f"Barbican (key-manager) at {barbican} failed its API version discovery (503 Service "
-        "Unavailable: how an OpenStack API answers while it cannot reach Keystone"
+        (
+            f"Barbican (key-manager) at {barbican} failed its API version discovery (503 ",
+            f"Barbican (key-manager) at {barbican} answered 503 (503 ",
+        )
+    ), text
+    assert (
+        "503 Service Unavailable: how an OpenStack API answers while it cannot reach Keystone"
+        in text
     )
 
 
