@@ -1,7 +1,7 @@
 """What an action handler gets from the charm: plain values and a connection factory.
 
-Handlers live beside charm.py (``plan_actions.py``, ``amphora_actions.py``); each module
-exports ``HANDLERS``, a mapping of action name to ``handler(event, ctx)``. charm.py observes
+The handlers are in ``actions.py`` beside charm.py: ``HANDLERS`` maps each action name to
+``handler(event, ctx)``. charm.py observes
 every action named in actions.yaml and calls the handler with an ``ActionContext``.
 """
 

@@ -3,7 +3,7 @@
 One ``action-set`` argument holds at most 128 KiB, and a check of dozens of amphorae (or an
 OOM task table) goes past it. Actions therefore save their whole report under the charm's
 state directory (directory 0700, file 0600, root only: reports name hosts and kernel logs)
-and return a summary, the report's path, and lists cut to ``LIST_LIMIT`` entries.
+and return a summary, the report's path, and lists cut short (``commands.workspace.capped``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
-from collections.abc import Sequence
 from pathlib import Path
-
-LIST_LIMIT = 20
-ENTRY_LIMIT = 300
 
 
 def save_report(directory: Path, action: str, text: str, suffix: str = "json") -> Path:
@@ -28,13 +24,3 @@ def save_report(directory: Path, action: str, text: str, suffix: str = "json") -
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     return path
-
-
-def capped(entries: Sequence[str], limit: int = LIST_LIMIT) -> str:
-    """At most ``limit`` entries of at most ``ENTRY_LIMIT`` characters, one a line, and how
-    many more the report file holds."""
-    lines = [e if len(e) <= ENTRY_LIMIT else e[: ENTRY_LIMIT - 1] + "\u2026" for e in entries]
-    shown = lines[:limit]
-    if len(lines) > limit:
-        shown.append(f"(+{len(lines) - limit} more in the report file)")
-    return "\n".join(shown)

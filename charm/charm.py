@@ -22,9 +22,8 @@ for _p in (_HERE, _HERE.parent / "lib"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-import amphora_actions  # noqa: E402
+import actions  # noqa: E402
 import ops  # noqa: E402
-import plan_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
 from charmed_octavia.cloud.outcomes import redact  # noqa: E402
 from charmed_octavia.unit import machine, reconcile, relations  # noqa: E402
@@ -333,7 +332,7 @@ class OctaviaCharm(ops.CharmBase):
 
     def _on_action(self, event: ops.ActionEvent) -> None:
         name = self._action_names[event.handle.kind]
-        handler = plan_actions.HANDLERS.get(name) or amphora_actions.HANDLERS.get(name)
+        handler = actions.HANDLERS.get(name)
         if handler is None:
             event.fail(f"action {name!r} is not implemented by this charm revision")
             return

@@ -1,9 +1,11 @@
 """The README's main job: run the SRU test plan of LP #2119987 on the lab, end to end.
 
-For each templater it brings up a lab amphora (real haproxy and sshd in a 1 GiB memory
-cgroup standing for a 32 GiB amphora) and the lab control plane whose octavia-worker drives
-it, runs the plan through the same library the run-test-plan action uses, prints the
-Markdown report and the verdict, and brings both down.
+It installs ``octavia-sru`` as a verifier does (``pip install .`` into a fresh venv). For each
+templater it brings up a lab amphora (real haproxy and sshd in a 1 GiB memory cgroup standing
+for a 32 GiB amphora) and the lab control plane whose octavia-worker drives it, runs
+``octavia-sru --os-cloud lab-admin run-test-plan ...`` (the library the run-test-plan action
+uses), which prints its progress and the Markdown report, then the verdict, and brings both
+down. ``--via library`` runs the plan in this process instead, as the action's handler does.
 
 By default it runs twice: with the vulnerable templater (the lab's octavia 14.0.x: expected
 "reproduced") and with the fixed one (octavia 17.0.1's: expected "fixed"), then prints a
@@ -12,12 +14,17 @@ two-line summary. Exit status: 0 when both verdicts are the expected ones (with
 lab could not be brought up.
 
     python -m tests.sru_plan [--templater vulnerable|fixed] [--reload-count N] [--json DIR]
+                             [--via command|library]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
+import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +36,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "lib"), str(REPO)]
 
 from charmed_octavia.amphora import ssh  # noqa: E402
-from charmed_octavia.cloud import connection  # noqa: E402
-from charmed_octavia.plan import params as plan_params  # noqa: E402
-from charmed_octavia.plan import report, run  # noqa: E402
 
 KEYPAIR = "amphora-backdoor"
 # 1 GiB standing for the bug's 32 GiB amphora (the lab amphora scales the connection limit).
@@ -77,7 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, help="also write each JSON report into this directory"
     )
+    parser.add_argument(
+        "--via",
+        choices=("command", "library"),
+        default="command",
+        help="run the plan with the installed octavia-sru (default) or in this process",
+    )
     args = parser.parse_args(argv)
+    args.script = None
+    if args.via == "command":
+        from tests.octavia_sru_install import install
+
+        begun = time.monotonic()
+        args.script = install(sys.executable, Path(tempfile.mkdtemp(prefix="octavia-sru-")))
+        print(f"octavia-sru installed (pip install .) in {time.monotonic() - begun:.1f} s")
 
     templaters = [args.templater] if args.templater else ["vulnerable", "fixed"]
     started = time.monotonic()
@@ -130,7 +147,6 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             f"connection limit {amp.connection_limit}, sshd 127.0.0.1:{amp.ssh_port}",
             flush=True,
         )
-        conn = connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
         private_key, public_key = ssh.ensure_keypair(work / "ssh")
         amp.authorize(public_key)
         versions = _lab_versions(lab.python)
@@ -140,46 +156,20 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             else versions.get("octavia (PyPI)", "14.0.x")
         )
         versions["octavia haproxy.cfg templater (lab amphora)"] = f"{release} ({templater})"
-        assert amp.cgroup is not None
-        ctx = plan_params.PlanContext(
-            state_dir=work / "state",
-            series="lab (Debian 12 host)",
-            origin="PyPI (OpenStack 2024.1 Caracal servers)",
-            package_versions=versions,
-            amp_ssh_key_name=KEYPAIR,
-            public_key=public_key,
-            amphora_ssh=amp.ssh_settings(private_key, work / "known_hosts"),
-            amphora_haproxy_dir=amp.octavia_dir,
-            # Same clock as this machine; dmesg's times are to the second.
-            oom_since_margin=1.0,
-            progress=lambda line: print(line, flush=True),
-            cloud_label=f"lab {lab.identity_url}",
-        )
-        params = plan_params.PlanParams(
-            keypair_name=KEYPAIR,
-            # The lab's noop network driver accepts any subnet id; there is no Neutron.
-            vip_subnet=str(uuid.uuid4()),
-            reload_count=args.reload_count,
-            connection_limit=args.connection_limit,
-            lb_timeout=300,
-            step_timeout=120,
-        )
-        result = run.run_plan(conn, params, ctx)
-        data = result.to_dict()
-        print()
-        print(report.render_markdown(data))
+        plan = _Plan(lab, amp, work, private_key, public_key, versions, args)
+        data = plan.by_command() if args.script else plan.in_process()
         if args.json:
             args.json.mkdir(parents=True, exist_ok=True)
             path = args.json / f"sru-plan-{templater}.json"
-            path.write_text(report.render_json(data))
+            path.write_text(json.dumps(data, indent=1))
             print(f"JSON report: {path}")
-        print(f"VERDICT ({templater} templater): {result.verdict} ({result.verdict_reason})")
+        print(f"VERDICT ({templater} templater): {data['verdict']} ({data['verdict_reason']})")
         return Outcome(
             templater=templater,
             release=release,
-            verdict=result.verdict,
-            reason=result.verdict_reason,
-            plan_seconds=result.seconds,
+            verdict=data["verdict"],
+            reason=data["verdict_reason"],
+            plan_seconds=data["seconds"],
             total_seconds=0.0,
         )
     finally:
@@ -190,6 +180,94 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
             f"lab and lab amphora down; {templater} run {time.monotonic() - started:.1f} s",
             flush=True,
         )
+
+
+@dataclasses.dataclass
+class _Plan:
+    """One run of the plan on a lab that is up, by the command or in this process."""
+
+    lab: Any
+    amp: Any
+    work: Path
+    private_key: Path
+    public_key: str
+    versions: dict[str, str]
+    args: argparse.Namespace
+    origin: str = "PyPI (OpenStack 2024.1 Caracal servers)"
+
+    def by_command(self) -> dict[str, Any]:
+        from tests.lab import amphora as lab_amphora
+
+        data = self.work / "report.json"
+        command = [
+            str(self.args.script),
+            "--os-cloud",
+            self.lab.admin_cloud,
+            "run-test-plan",
+            *("--keypair-name", KEYPAIR, "--vip-subnet", str(uuid.uuid4())),
+            *("--reload-count", str(self.args.reload_count)),
+            *("--connection-limit", str(self.args.connection_limit)),
+            *("--lb-timeout", "300", "--step-timeout", "120"),
+            *("--ssh-key", str(self.private_key), "--ssh-user", "root"),
+            *("--known-hosts", str(self.work / "known_hosts")),
+            # The lab's address map (a named fake): Octavia's noop driver reports 192.0.2.1.
+            *("--ssh-address", f"{lab_amphora.LAB_NETWORK_IP}=127.0.0.1:{self.amp.ssh_port}"),
+            *("--amphora-haproxy-dir", self.amp.octavia_dir),
+            # Same clock as this machine; dmesg's times are to the second.
+            *("--oom-since-margin", "1"),
+            *("--state-dir", str(self.work / "state"), "--origin", self.origin),
+            # amp_ssh_key_name from the lab's octavia.conf, as from the unit's.
+            *("--octavia-conf", str(self.lab.octavia_conf)),
+            *[f"--package-version={k}={v}" for k, v in self.versions.items()],
+            *("--json", str(data)),
+        ]
+        env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.lab.clouds_yaml)}
+        print("$ " + " ".join(shlex.quote(c) for c in command[:4]) + " ...", flush=True)
+        # Progress (stderr) and the Markdown report (stdout) go straight through.
+        done = subprocess.run(command, env=env, check=False, timeout=1800)
+        if not data.exists():
+            raise LabUnavailable(f"octavia-sru exited {done.returncode} without a report")
+        from charmed_octavia.commands.cli import VERDICT_EXIT
+
+        result = json.loads(data.read_text())
+        expected = VERDICT_EXIT[result["verdict"]]
+        print(f"octavia-sru exit status {done.returncode} (verdict {result['verdict']})")
+        if done.returncode != expected:
+            raise RuntimeError(f"octavia-sru exited {done.returncode}, not {expected}")
+        return result
+
+    def in_process(self) -> dict[str, Any]:
+        from charmed_octavia.cloud import connection
+        from charmed_octavia.plan import params as plan_params
+        from charmed_octavia.plan import report, run
+
+        conn = connection.connect_cloud(self.lab.admin_cloud, self.lab.clouds_yaml)
+        ctx = plan_params.PlanContext(
+            state_dir=self.work / "state",
+            series="lab (Debian 12 host)",
+            origin=self.origin,
+            package_versions=self.versions,
+            amp_ssh_key_name=KEYPAIR,
+            public_key=self.public_key,
+            amphora_ssh=self.amp.ssh_settings(self.private_key, self.work / "known_hosts"),
+            amphora_haproxy_dir=self.amp.octavia_dir,
+            oom_since_margin=1.0,
+            progress=lambda line: print(line, flush=True),
+            cloud_label=f"lab {self.lab.identity_url}",
+        )
+        params = plan_params.PlanParams(
+            keypair_name=KEYPAIR,
+            # The lab's noop network driver accepts any subnet id; there is no Neutron.
+            vip_subnet=str(uuid.uuid4()),
+            reload_count=self.args.reload_count,
+            connection_limit=self.args.connection_limit,
+            lb_timeout=300,
+            step_timeout=120,
+        )
+        data = run.run_plan(conn, params, ctx).to_dict()
+        print()
+        print(report.render_markdown(data))
+        return data
 
 
 def _lab_versions(python: Path) -> dict[str, str]:

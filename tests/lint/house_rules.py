@@ -26,15 +26,16 @@ WING_RULES: dict[str, frozenset[str]] = {
     "amphora": frozenset(),
     "unit": frozenset({"cloud"}),
     "plan": frozenset({"cloud", "amphora"}),
+    "commands": frozenset({"cloud", "amphora", "plan", "unit"}),
 }
-CHARM_MODULES = frozenset({"charm", "action_context", "plan_actions", "amphora_actions"})
+CHARM_MODULES = frozenset({"charm", "action_context", "action_reports", "actions"})
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 
 
 @dataclass(frozen=True)
 class Module:
-    name: str  # dotted: charmed_octavia.plan.run, or charm, plan_actions
+    name: str  # dotted: charmed_octavia.plan.run, or charm, actions
     path: Path
     tree: ast.Module
 

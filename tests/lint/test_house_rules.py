@@ -55,8 +55,8 @@ def test_the_repository_keeps_the_house_rules():
             "imports ops (the library never does)",
         ),
         (
-            {"lib/charmed_octavia/amphora/x.py": "import plan_actions\n"},
-            "imports the charm's module plan_actions",
+            {"lib/charmed_octavia/amphora/x.py": "import actions\n"},
+            "imports the charm's module actions",
         ),
         (
             {

@@ -88,11 +88,16 @@ def ensure_keypair(directory: Path) -> tuple[Path, str]:
                 handle.write(data)
     if private.stat().st_mode & 0o077:
         private.chmod(0o600)
+    return private, public_key_line(private)
+
+
+def public_key_line(private: Path) -> str:
+    """The OpenSSH public-key line of the private key at ``private``, with a comment."""
     key = load_client_key(private)
     public = key.export_public_key("openssh").decode().strip()
     if len(public.split()) < 3:
         public = f"{public} {KEY_COMMENT}"
-    return private, public
+    return public
 
 
 class HostKeyStore:

@@ -33,9 +33,20 @@ class FakeAmphoraLibrary:
         self.calls.append(("discover", {"conn": conn, "loadbalancer": loadbalancer}))
         return list(self.amps)
 
-    def check_amphorae(self, amps, *, ssh, since=None, concurrency=10, timeout=30.0):
+    def check_amphorae(
+        self, amps, *, ssh, since=None, concurrency=10, timeout=30.0, haproxy_dir=""
+    ):
         self.calls.append(
-            ("check", {"ssh": ssh, "since": since, "concurrency": concurrency, "timeout": timeout})
+            (
+                "check",
+                {
+                    "ssh": ssh,
+                    "since": since,
+                    "concurrency": concurrency,
+                    "timeout": timeout,
+                    "haproxy_dir": haproxy_dir,
+                },
+            )
         )
         event = oom.OOMEvent(time="t", victim_pid=7, victim_name="haproxy", total_vm_kb=1)
         return results.CheckReport(
@@ -97,6 +108,7 @@ def test_check_results_summary_and_report(machine, library):
     assert library.calls[0] == ("discover", {"conn": "conn", "loadbalancer": "lb1-xxlarge"})
     _, check = library.calls[1]
     assert (check["since"], check["concurrency"], check["timeout"]) == ("-1h", 5, 7.0)
+    assert check["haproxy_dir"] == "/var/lib/octavia"  # where Octavia's amphorae keep it
     assert check["ssh"].private_key_path == key
     assert check["ssh"].known_hosts_path == key.parent / "known_hosts"
     assert any("amp-2: unreachable: timed out" in line for line in ctx.action_logs)

@@ -648,11 +648,9 @@ def test_no_secret_in_logs_or_status_through_a_full_lifecycle(ctx, machine):
 
 def test_action_without_a_handler_fails_with_a_clear_message(ctx, machine, monkeypatch):
     # Arrange
-    import amphora_actions
-    import plan_actions
+    import actions
 
-    monkeypatch.setattr(plan_actions, "HANDLERS", {})
-    monkeypatch.setattr(amphora_actions, "HANDLERS", {})
+    monkeypatch.setattr(actions, "HANDLERS", {})
 
     # Act
     with pytest.raises(testing.ActionFailed) as failed:
@@ -666,7 +664,7 @@ def test_action_without_a_handler_fails_with_a_clear_message(ctx, machine, monke
 
 def test_action_handler_gets_the_context(ctx, machine, monkeypatch):
     # Arrange
-    import plan_actions
+    import actions
 
     seen = {}
 
@@ -675,7 +673,7 @@ def test_action_handler_gets_the_context(ctx, machine, monkeypatch):
         seen["ctx"] = action_ctx
         event.set_results({"versions": dict(action_ctx.package_versions())})
 
-    monkeypatch.setitem(plan_actions.HANDLERS, "cleanup-test-plan", fake_handler)
+    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", fake_handler)
     machine.installed["octavia-common"] = "2:14.0.0-0ubuntu1"
     state = testing.State(config={"amp-ssh-key-name": "my-key"})
 
@@ -694,7 +692,7 @@ def test_action_handler_gets_the_context(ctx, machine, monkeypatch):
 
 def test_connect_without_identity_relation_names_what_is_missing(ctx, machine, monkeypatch):
     # Arrange
-    import plan_actions
+    import actions
 
     errors = []
 
@@ -705,7 +703,7 @@ def test_connect_without_identity_relation_names_what_is_missing(ctx, machine, m
         except RuntimeError as e:
             errors.append(str(e))
 
-    monkeypatch.setitem(plan_actions.HANDLERS, "cleanup-test-plan", fake_handler)
+    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", fake_handler)
     partial = {k: v for k, v in KEYSTONE_UNIT.items() if k not in ("service_password",)}
 
     # Act
@@ -724,7 +722,7 @@ def test_connect_without_identity_relation_names_what_is_missing(ctx, machine, m
 
 def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
     # Arrange
-    import plan_actions
+    import actions
     from charmed_octavia.cloud import connection
 
     calls = []
@@ -738,7 +736,7 @@ def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
         event.set_results({"conn": action_ctx.connect()})
 
     monkeypatch.setattr(connection, "connect", fake_connect)
-    monkeypatch.setitem(plan_actions.HANDLERS, "cleanup-test-plan", handler)
+    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", handler)
     state = testing.State(relations=[identity()], config={"use-internal-endpoints": True})
 
     # Act
@@ -762,13 +760,11 @@ def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
 
 def test_every_action_in_actions_yaml_reaches_the_dispatch(ctx, machine, monkeypatch):
     # Arrange
-    import amphora_actions
-    import plan_actions
+    import actions
     import yaml
 
     names = sorted(yaml.safe_load((Path(charm.__file__).parents[1] / "actions.yaml").read_text()))
-    monkeypatch.setattr(plan_actions, "HANDLERS", {})
-    monkeypatch.setattr(amphora_actions, "HANDLERS", {})
+    monkeypatch.setattr(actions, "HANDLERS", {})
     messages = []
 
     # Act
