@@ -53,7 +53,7 @@ def progress_printer(stream: TextIO, clock: Callable[[], float] = time.monotonic
 
 
 def parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    return cli_options.build(lambda p: cli_cloud.register(p, list(argv)))
+    return cli_options.build(lambda p: cli_cloud.register(p, list(argv)), COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +208,11 @@ def add_own_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         group.add_argument(*flags, **kwargs)
 
 
-def build(register_cloud: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
-    """The whole parser; ``register_cloud`` adds the cloud options to the top level."""
+def build(
+    register_cloud: Callable[[argparse.ArgumentParser], None], commands: Iterable[str]
+) -> argparse.ArgumentParser:
+    """The whole parser, a subcommand for each action of ``commands`` (the charm's own
+    actions, which act on the unit, have none); ``register_cloud`` adds the cloud options."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         usage=f"{PROG} [cloud options] [options] COMMAND [parameters] [options]",
@@ -221,9 +224,10 @@ def build(register_cloud: Callable[[argparse.ArgumentParser], None]) -> argparse
     )
     register_cloud(parser)
     add_own_options(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for action in schema.actions().values():
-        sub = commands.add_parser(
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    actions = schema.actions()
+    for action in (actions[name] for name in commands):
+        sub = subparsers.add_parser(
             subcommand(action.name),
             aliases=[action.name] if subcommand(action.name) != action.name else [],
             help=action.description,

@@ -9,12 +9,13 @@ import dataclasses
 import pytest
 from charmed_octavia.commands import cli_options, schema
 from charmed_octavia.commands.params import PARAMS
+from charmed_octavia.commands.registry import COMMANDS
 
-ACTIONS = schema.actions()
+ACTIONS = {name: action for name, action in schema.actions().items() if name in COMMANDS}
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
-    parser = cli_options.build(lambda p: None)
+    parser = cli_options.build(lambda p: None, COMMANDS)
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(sub.choices)
 
@@ -28,6 +29,20 @@ def _param_options(sub: argparse.ArgumentParser) -> dict[str, argparse.Action]:
         for a in sub._actions
         if a.dest.startswith(cli_options.PARAM_DEST)
     }
+
+
+def test_every_action_that_acts_on_the_cloud_is_a_command_and_no_other():
+    # Arrange: the actions that act on the unit itself are the charm's alone.
+    unit_only = set(schema.actions()) - set(COMMANDS)
+
+    # Act
+    subcommands = set(SUBPARSERS)
+
+    # Assert
+    assert set(COMMANDS) <= set(schema.actions())
+    assert {cli_options.subcommand(a) for a in COMMANDS} <= subcommands
+    assert not {cli_options.subcommand(a) for a in unit_only} & subcommands
+    assert len(COMMANDS) == 9
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
