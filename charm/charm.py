@@ -23,10 +23,17 @@ for _p in (_HERE, _HERE.parent / "lib"):
         sys.path.insert(0, str(_p))
 
 import actions  # noqa: E402
+import amphora_certs  # noqa: E402
 import ops  # noqa: E402
+import unit_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
 from charmed_octavia.cloud.outcomes import redact  # noqa: E402
-from charmed_octavia.unit import machine, reconcile, relations  # noqa: E402
+from charmed_octavia.unit import (  # noqa: E402
+    machine,
+    pki,
+    reconcile,
+    relations,
+)
 from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
 
@@ -72,6 +79,8 @@ class OctaviaCharm(ops.CharmBase):
         self.workload: machine.Workload = type(self).workload_factory()
         self._stored.set_default(apt_pending=False)
         self._error = ""
+        # The generated amphora PKI's content, read once per hook (see _generated_pki).
+        self._pki_content: dict[str, str] | None = None
         on = self.on
         for event in (
             on.install,
@@ -80,6 +89,7 @@ class OctaviaCharm(ops.CharmBase):
             on.update_status,
             on.leader_elected,
             on.start,
+            on.secret_changed,
         ):
             framework.observe(event, self._on_event)
         for name in (IDENTITY, DATABASE, AMQP, PEER):
@@ -99,7 +109,7 @@ class OctaviaCharm(ops.CharmBase):
 
     # -- reconcile ---------------------------------------------------------------------------
 
-    def _on_event(self, event: ops.EventBase) -> None:
+    def _on_event(self, _event: ops.EventBase | None = None) -> None:
         try:
             self._reconcile()
         except machine.WorkloadError as e:
@@ -128,6 +138,10 @@ class OctaviaCharm(ops.CharmBase):
         self._stored.apt_pending = False
         reconcile.keep_masked(wl)
         self._share_leader_values()
+        if self.unit.is_leader() and not amphora_certs.operator_owned(found.config):
+            shared = self.peer_app_data()
+            if shared is not None:
+                amphora_certs.generate(self.app, shared)
         self._publish(found.config)
         inputs = self._render_input(found)
         if inputs is None:
@@ -197,6 +211,9 @@ class OctaviaCharm(ops.CharmBase):
         if not shared.get(HEARTBEAT_KEY) or not shared.get(CERTS_PASSPHRASE):
             return None
         assert found.config and found.identity and found.database and found.amqp
+        tls = amphora_certs.material(found.config, self._generated_pki())
+        if tls is None:
+            return None
         from charmed_octavia.unit.render import RenderInput
 
         return RenderInput(
@@ -207,7 +224,27 @@ class OctaviaCharm(ops.CharmBase):
             heartbeat_key=shared[HEARTBEAT_KEY],
             server_certs_key_passphrase=shared[CERTS_PASSPHRASE],
             unit_address=self._address(PEER),
+            tls=tls,
         )
+
+    # -- amphora PKI -------------------------------------------------------------------------
+
+    def peer_app_data(self) -> ops.RelationDataContent | None:
+        peer = self.model.get_relation(PEER)
+        return peer.data[self.app] if peer is not None else None
+
+    def _generated_pki(self) -> dict[str, str] | None:
+        if self._pki_content is None:
+            shared = self.peer_app_data()
+            if shared is not None:
+                self._pki_content = amphora_certs.content(self.model, shared)
+        return self._pki_content
+
+    def apply_amphora_pki(self, content: dict[str, str]) -> None:
+        """Render ``content`` now (a rotation: the secret's new revision is not readable in
+        the hook that sets it)."""
+        self._pki_content = content
+        self._on_event()
 
     def _migrate_database(self) -> bool:
         """Bring the schema to the installed Octavia (leader); True once it is there."""
@@ -234,10 +271,13 @@ class OctaviaCharm(ops.CharmBase):
     # -- facts and status --------------------------------------------------------------------
 
     def _load_config(self) -> tuple[CharmConfig | None, str]:
+        """The config, or None and the status message saying what is wrong."""
         try:
             return self.load_config(CharmConfig), ""
+        except pki.PKIError as e:
+            return None, f"Amphora certificates: {e}"
         except ValueError as e:
-            return None, str(e)
+            return None, f"Invalid config: {e}"
 
     def assess(self) -> Assessment:
         """Config, origin and relation facts; no side effects."""
@@ -251,7 +291,7 @@ class OctaviaCharm(ops.CharmBase):
             )
         except ValueError as e:
             found.config = None
-            found.config_error = str(e)
+            found.config_error = f"Invalid config: {e}"
             return found
         unit = self.unit.name
         for name in (IDENTITY, DATABASE, AMQP):
@@ -285,7 +325,7 @@ class OctaviaCharm(ops.CharmBase):
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
         found = self.assess()
         if found.config is None:
-            event.add_status(ops.BlockedStatus(f"Invalid config: {found.config_error}"))
+            event.add_status(ops.BlockedStatus(found.config_error))
             return
         if self._error:
             event.add_status(ops.BlockedStatus(self._error[:200]))
@@ -308,7 +348,18 @@ class OctaviaCharm(ops.CharmBase):
             down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
             if down:
                 event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
-        event.add_status(ops.ActiveStatus("Unit is ready"))
+        ready = "Unit is ready"
+        tls = amphora_certs.material(found.config, self._generated_pki())
+        if tls is None:
+            event.add_status(ops.WaitingStatus("Waiting for the leader's amphora certificates"))
+        else:
+            import datetime
+
+            blocked, note = amphora_certs.status(tls, datetime.datetime.now(datetime.timezone.utc))
+            if blocked:
+                event.add_status(ops.BlockedStatus(blocked))
+            ready = f"{ready}; {note}" if note else ready
+        event.add_status(ops.ActiveStatus(ready))
 
     def _redact(self, text: str) -> str:
         """``text`` without any secret the relations, the config or the peer data hold."""
@@ -326,6 +377,7 @@ class OctaviaCharm(ops.CharmBase):
         if peer is not None:
             shared = peer.data[self.app]
             values.extend(shared.get(key, "") for key in (HEARTBEAT_KEY, CERTS_PASSPHRASE))
+        values.extend(amphora_certs.secret_values(found.config, self._generated_pki()))
         return redact(text, values)
 
     # -- actions -----------------------------------------------------------------------------
@@ -333,14 +385,19 @@ class OctaviaCharm(ops.CharmBase):
     def _on_action(self, event: ops.ActionEvent) -> None:
         name = self._action_names[event.handle.kind]
         handler = actions.HANDLERS.get(name)
-        if handler is None:
+        unit_handler = unit_actions.HANDLERS.get(name)
+        if handler is None and unit_handler is None:
             event.fail(f"action {name!r} is not implemented by this charm revision")
             return
         config, error = self._load_config()
         if config is None:
-            event.fail(f"{name}: invalid config: {error}")
+            event.fail(f"{name}: {error}")
             return
-        handler(event, self.action_context(config))
+        if unit_handler is not None:
+            unit_handler(event, self, config)
+        else:
+            assert handler is not None
+            handler(event, self.action_context(config))
 
     def action_context(self, config: CharmConfig) -> ActionContext:
         """Plain values and factories the action handlers work with."""

@@ -76,7 +76,7 @@ def b64(text: str) -> str:
 
 def tls_options(passphrase: str = "issuing-Passphrase") -> dict[str, str]:  # noqa: S107
     """The five lb-mgmt-* options, set as an operator would (tests.certificates)."""
-    return lb_mgmt_options(passphrase)
+    return lb_mgmt_options(passphrase, days=365)
 
 
 # Every option set to a non-default value.
@@ -138,4 +138,5 @@ def full_render_input(with_tls: bool = True, passphrase: str = "issuing-Passphra
         heartbeat_key="h" * 32,
         server_certs_key_passphrase="p" * 32,
         unit_address="10.5.0.5",
+        tls=config.tls(),
     )

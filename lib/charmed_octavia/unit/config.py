@@ -157,9 +157,9 @@ class CharmConfig:
         }
         if any(given.values()) and not all(given.values()):
             missing = ", ".join(k for k, v in given.items() if not v)
-            raise ValueError(f"amphora TLS options are incomplete, missing: {missing}")
+            raise pki.PKIError(f"options incomplete, missing: {missing}")
         if self.lb_mgmt_issuing_ca_key_passphrase and not issuing_key:
-            raise ValueError("lb-mgmt-issuing-ca-key-passphrase is set without a private key")
+            raise pki.PKIError("lb-mgmt-issuing-ca-key-passphrase is set without a private key")
         material = TLSMaterial(
             issuing_ca=issuing_ca,
             issuing_ca_key=issuing_key,

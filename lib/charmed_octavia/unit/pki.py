@@ -9,6 +9,7 @@ name options, never their values.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,10 @@ CONTROLLER_CERT = "lb-mgmt-controller-cert"
 _BLOCK = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]+)-----.*?-----END (?P=kind)-----", re.S)
 
 
+class PKIError(ValueError):
+    """The amphora certificates cannot work as Octavia uses them (the message says why)."""
+
+
 @dataclass(frozen=True)
 class TLSMaterial:
     """PEM texts decoded from the lb-mgmt-* options ("" when not configured)."""
@@ -30,6 +35,44 @@ class TLSMaterial:
     issuing_ca_passphrase: str = ""
     controller_ca: str = ""
     controller_cert: str = ""
+
+
+def private_key_blocks(pem: str) -> list[str]:
+    """Every private key PEM block in ``pem`` (for redaction)."""
+    return [m.group(0) for m in _BLOCK.finditer(pem) if m["kind"].endswith("PRIVATE KEY")]
+
+
+def expiries(tls: TLSMaterial) -> list[tuple[str, datetime.datetime]]:
+    """Each certificate's name and end of validity, soonest first."""
+    from cryptography import x509
+
+    ends = []
+    for name, pem in (
+        ("issuing CA", tls.issuing_ca),
+        ("controller CA", tls.controller_ca),
+        ("controller certificate", tls.controller_cert),
+    ):
+        match = next((m for m in _BLOCK.finditer(pem) if m["kind"] == "CERTIFICATE"), None)
+        if match is not None:
+            cert = x509.load_pem_x509_certificate(match.group(0).encode())
+            ends.append((name, cert.not_valid_after_utc))
+    return sorted(ends, key=lambda end: end[1])
+
+
+def expired(tls: TLSMaterial, now: datetime.datetime) -> str:
+    """What has expired ("" when nothing has)."""
+    gone = [f"the {name} expired on {end:%Y-%m-%d}" for name, end in expiries(tls) if end <= now]
+    return ", ".join(gone)
+
+
+def expiring(tls: TLSMaterial, now: datetime.datetime, within: datetime.timedelta) -> str:
+    """What expires within ``within`` of ``now`` ("" when nothing does)."""
+    soon = [
+        f"the {name} expires on {end:%Y-%m-%d}"
+        for name, end in expiries(tls)
+        if now < end <= now + within
+    ]
+    return ", ".join(soon)
 
 
 def _block(pem: str, option: str, kind: str) -> str:
@@ -88,8 +131,20 @@ def _is_ca(cert: Any) -> bool:
         return False
 
 
-def check(tls: TLSMaterial) -> None:
-    """Raise ``ValueError`` with the reason if the material cannot work as Octavia uses it."""
+def check(tls: TLSMaterial, now: datetime.datetime | None = None) -> None:
+    """Raise ``PKIError`` with the reason if the material cannot work as Octavia uses it."""
+    try:
+        _check(tls)
+    except PKIError:
+        raise
+    except ValueError as e:
+        raise PKIError(str(e)) from None
+    gone = expired(tls, now or datetime.datetime.now(datetime.timezone.utc))
+    if gone:
+        raise PKIError(gone)
+
+
+def _check(tls: TLSMaterial) -> None:
     issuing = _certificate(tls.issuing_ca, ISSUING_CA)
     if not _is_ca(issuing):
         raise ValueError(f"{ISSUING_CA} is not a CA certificate (it signs amphora certificates)")

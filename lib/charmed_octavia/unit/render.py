@@ -7,7 +7,7 @@ service reads which file, are the machine's: ``machine``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -26,6 +26,7 @@ from charmed_octavia.unit.machine import (
     TLS_FILES,
     File,
 )
+from charmed_octavia.unit.pki import TLSMaterial
 from charmed_octavia.unit.relations import (
     API_PORT,
     AmqpCredentials,
@@ -35,6 +36,8 @@ from charmed_octavia.unit.relations import (
 
 # Files readable by the services' group only: they hold passwords and keys.
 _PRIVATE = {"mode": 0o640, "owner": "root", "group": "octavia"}
+# The amphora certificates and keys: read by the services, changed by the charm alone.
+_CERTS = {"mode": 0o440, "owner": "root", "group": "octavia"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class RenderInput:
     server_certs_key_passphrase: str
     # The unit's address that amphorae send heartbeats to, when not configured.
     unit_address: str
+    # The amphora PKI: the operator's lb-mgmt-* options or the one the leader generated.
+    tls: TLSMaterial = field(default_factory=TLSMaterial)
 
 
 def oslo_value(value: object) -> str:
@@ -80,7 +85,7 @@ def environment(templates_dir: Path, *, oslo: bool = False) -> jinja2.Environmen
 def octavia_context(inp: RenderInput) -> dict[str, object]:
     """The values octavia.conf.j2 uses."""
     cfg = inp.config
-    tls = cfg.tls()
+    tls = inp.tls
     internal = cfg.use_internal_endpoints
     bind_ip = cfg.health_manager_bind_ip or inp.unit_address
     # Octavia splits each entry at its last colon: IPv6 addresses go without brackets.
@@ -121,7 +126,7 @@ def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | Non
     """Every managed file: its wanted content, or None if it must not exist."""
     env = environment(templates_dir)
     oslo = environment(templates_dir, oslo=True)
-    tls = inp.config.tls()
+    tls = inp.tls
     files: dict[str, File | None] = {
         OCTAVIA_CONF: File(
             OCTAVIA_CONF,
@@ -138,6 +143,9 @@ def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | Non
         (ISSUING_CA_KEY, tls.issuing_ca_key),
         (CONTROLLER_CA, tls.controller_ca),
         (CONTROLLER_CERT, tls.controller_cert),
+    ):
+        files[path] = File(path, pem.encode(), **_CERTS) if pem else None
+    for path, pem in (
         (DB_CA, inp.database.ssl_ca),
         (AMQP_CA, inp.amqp.ssl_ca),
     ):

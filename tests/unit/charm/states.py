@@ -55,3 +55,34 @@ def full_state(**kwargs) -> testing.State:
     kwargs.setdefault("leader", True)
     relations = kwargs.pop("relations", [identity(), shared_db(), amqp(), peer()])
     return testing.State(relations=relations, **kwargs)
+
+
+_GENERATED: dict[str, str] = {}
+
+
+def generated_pki() -> dict[str, str]:
+    """One PKI made by the charm's own generator, shared by the tests (RSA 4096 is slow)."""
+    from charmed_octavia.unit import amphora_pki
+
+    if not _GENERATED:
+        _GENERATED.update(amphora_pki.generate())
+    return dict(_GENERATED)
+
+
+def pki_secret(content: dict[str, str] | None = None) -> testing.Secret:
+    """The leader's amphora PKI secret, as the application owns it."""
+    return testing.Secret(
+        tracked_content=content or generated_pki(), owner="app", label="amphora-pki"
+    )
+
+
+def pki_shared(secret: testing.Secret) -> dict[str, str]:
+    """The peer application data that names ``secret`` (what the leader writes)."""
+    import amphora_certs
+
+    return {
+        amphora_certs.SECRET_ID: secret.id,
+        amphora_certs.CONTROLLER_SERIAL: amphora_certs.controller_serial(
+            dict(secret.tracked_content)
+        ),
+    }

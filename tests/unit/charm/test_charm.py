@@ -12,7 +12,16 @@ from charmed_octavia.unit import machine as machine_mod
 from ops import testing
 
 import charm
-from tests.unit.charm.states import amqp, full_state, identity, jammy_machine, peer, shared_db
+from tests.unit.charm.states import (
+    amqp,
+    full_state,
+    identity,
+    jammy_machine,
+    peer,
+    pki_secret,
+    pki_shared,
+    shared_db,
+)
 from tests.unit.charm_data import (
     DB_PASSWORD,
     KEYSTONE_PASSWORD,
@@ -315,25 +324,29 @@ def test_amphora_tls_options_write_private_files_for_the_controller_services(ctx
     key = "/etc/octavia/certs/issuing_ca_key.pem"
     assert read(machine, key).startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert machine.owners[key] == ("root", "octavia")
-    assert stat.S_IMODE((machine.root / key.lstrip("/")).stat().st_mode) == 0o640
+    assert stat.S_IMODE((machine.root / key.lstrip("/")).stat().st_mode) == 0o440
     conf = read(machine, CONF)
     assert "ca_private_key = /etc/octavia/certs/issuing_ca_key.pem" in conf
     assert "ca_private_key_passphrase = issuing-Passphrase" in conf
     assert "client_cert = /etc/octavia/certs/controller_cert.pem" in conf
 
 
-def test_removing_tls_options_removes_their_files(ctx, machine):
+def test_removing_tls_options_switches_to_a_generated_pki(ctx, machine):
     # Arrange
-    out = ctx.run(ctx.on.install(), full_state(config=tls_options()))
+    options = tls_options()
+    out = ctx.run(ctx.on.install(), full_state(config=options))
+    assert out.secrets == set()  # the operator's PKI: nothing generated
     machine.calls.clear()
 
     # Act
-    ctx.run(ctx.on.config_changed(), dataclasses.replace(out, config={}))
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(out, config={}))
 
     # Assert
-    assert ("remove", "/etc/octavia/certs/issuing_ca_key.pem") in machine.calls
-    assert not (machine.root / "etc/octavia/certs/issuing_ca_key.pem").exists()
-    assert "ca_private_key" not in read(machine, CONF)
+    (secret,) = out.secrets
+    key = "/etc/octavia/certs/issuing_ca_key.pem"
+    assert ("write", key) in machine.calls
+    assert read(machine, key) == secret.tracked_content["issuing-ca-key"]
+    assert "ca_private_key = /etc/octavia/certs/issuing_ca_key.pem" in read(machine, CONF)
 
 
 def test_os_hostnames_and_internal_endpoints(ctx, machine):
@@ -491,12 +504,18 @@ def test_non_leader_waits_for_the_leaders_word_and_never_migrates(ctx, machine):
 
 def test_non_leader_starts_once_the_leader_has_migrated(ctx, machine):
     # Arrange
+    secret = pki_secret()
     shared = {
         "heartbeat-key": "k" * 32,
         "server-certs-key-passphrase": "p" * 32,
         "db-synced-version": "2:14.0.0-0ubuntu1",
+        **pki_shared(secret),
     }
-    state = full_state(leader=False, relations=[identity(), shared_db(), amqp(), peer(**shared)])
+    state = full_state(
+        leader=False,
+        relations=[identity(), shared_db(), amqp(), peer(**shared)],
+        secrets=[secret],
+    )
 
     # Act
     out = ctx.run(ctx.on.relation_changed(relation(state, "cluster"), remote_unit=1), state)
@@ -509,14 +528,20 @@ def test_non_leader_starts_once_the_leader_has_migrated(ctx, machine):
 
 def test_new_leader_keeps_the_shared_keys_and_does_not_migrate_again(ctx, machine):
     # Arrange
+    secret = pki_secret()
     shared = {
         "heartbeat-key": "k" * 32,
         "server-certs-key-passphrase": "p" * 32,
         "db-synced-version": machine.candidate_version,
+        **pki_shared(secret),
     }
     machine.apt_install(machine_mod.PACKAGES)
     machine.calls.clear()
-    state = full_state(leader=True, relations=[identity(), shared_db(), amqp(), peer(**shared)])
+    state = full_state(
+        leader=True,
+        relations=[identity(), shared_db(), amqp(), peer(**shared)],
+        secrets=[secret],
+    )
 
     # Act
     out = ctx.run(ctx.on.leader_elected(), state)
@@ -524,6 +549,7 @@ def test_new_leader_keeps_the_shared_keys_and_does_not_migrate_again(ctx, machin
     # Assert
     assert relation(out, "cluster").local_app_data == shared
     assert machine.calls_of("run") == []
+    assert len(out.secrets) == 1  # the old leader's PKI, not a new one
 
 
 def test_origin_change_upgrades_packages_migrates_and_restarts_everything(ctx, machine):
@@ -761,10 +787,12 @@ def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
 def test_every_action_in_actions_yaml_reaches_the_dispatch(ctx, machine, monkeypatch):
     # Arrange
     import actions
+    import unit_actions
     import yaml
 
     names = sorted(yaml.safe_load((Path(charm.__file__).parents[1] / "actions.yaml").read_text()))
     monkeypatch.setattr(actions, "HANDLERS", {})
+    monkeypatch.setattr(unit_actions, "HANDLERS", {})
     messages = []
 
     # Act
@@ -774,5 +802,5 @@ def test_every_action_in_actions_yaml_reaches_the_dispatch(ctx, machine, monkeyp
         messages.append(failed.value.message)
 
     # Assert
-    assert len(names) == 9
+    assert len(names) == 10
     assert messages == [f"action {n!r} is not implemented by this charm revision" for n in names]

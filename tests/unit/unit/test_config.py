@@ -55,7 +55,7 @@ def test_tls_options_must_come_together():
         CharmConfig(**kwargs)
 
     # Assert
-    assert str(err.value) == "amphora TLS options are incomplete, missing: lb-mgmt-controller-cert"
+    assert str(err.value) == "options incomplete, missing: lb-mgmt-controller-cert"
 
 
 def test_controller_cert_needs_its_key():

@@ -96,6 +96,9 @@ def test_files_and_their_ownership():
         assert file is not None
         if path == machine.APACHE_SITE:
             assert (file.mode, file.owner, file.group) == (0o644, "root", "root")
+        elif path in machine.TLS_FILES:
+            # Read by the services, written by the charm alone.
+            assert (file.mode, file.owner, file.group) == (0o440, "root", "octavia")
         else:
             assert (file.mode, file.owner, file.group) == (0o640, "root", "octavia")
     key = files[machine.ISSUING_CA_KEY]
