@@ -8,6 +8,7 @@ is computed from the same facts in collect-status.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import secrets
 import string
@@ -89,7 +90,6 @@ class OctaviaCharm(ops.CharmBase):
             on.update_status,
             on.leader_elected,
             on.start,
-            on.secret_changed,
         ):
             framework.observe(event, self._on_event)
         for name in (IDENTITY, DATABASE, AMQP, PEER):
@@ -344,21 +344,19 @@ class OctaviaCharm(ops.CharmBase):
         shared = peer.data[self.app] if peer is not None else {}
         if not shared.get(HEARTBEAT_KEY) or not shared.get(DB_SYNCED):
             event.add_status(ops.WaitingStatus("Waiting for the leader to set up the database"))
-        if not missing_packages:
-            down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
-            if down:
-                event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
         ready = "Unit is ready"
         tls = amphora_certs.material(found.config, self._generated_pki())
         if tls is None:
             event.add_status(ops.WaitingStatus("Waiting for the leader's amphora certificates"))
         else:
-            import datetime
-
             blocked, note = amphora_certs.status(tls, datetime.datetime.now(datetime.timezone.utc))
             if blocked:
                 event.add_status(ops.BlockedStatus(blocked))
             ready = f"{ready}; {note}" if note else ready
+        if not missing_packages:
+            down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
+            if down:
+                event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
         event.add_status(ops.ActiveStatus(ready))
 
     def _redact(self, text: str) -> str:
