@@ -77,13 +77,16 @@ def material(config: CharmConfig, generated: dict[str, str] | None) -> TLSMateri
     return amphora_pki.material(generated) if generated else None
 
 
-def status(tls: TLSMaterial, now: datetime.datetime) -> tuple[str, str]:
-    """(what blocks the unit, what the active status adds); "" for none."""
+def status(tls: TLSMaterial | None, now: datetime.datetime) -> tuple[ops.StatusBase | None, str]:
+    """The status the PKI calls for (None: none), and the active status's message."""
+    ready = "Unit is ready"
+    if tls is None:
+        return ops.WaitingStatus("Waiting for the leader's amphora certificates"), ready
     gone = pki.expired(tls, now)
     if gone:
-        return f"Amphora certificates: {gone}", ""
+        return ops.BlockedStatus(f"Amphora certificates: {gone}"), ready
     soon = pki.expiring(tls, now, amphora_pki.EXPIRY_WARNING)
-    return "", f"amphora certificates: {soon}" if soon else ""
+    return None, f"{ready}; amphora certificates: {soon}" if soon else ready
 
 
 def secret_values(config: CharmConfig | None, generated: dict[str, str] | None) -> list[str]:

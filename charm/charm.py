@@ -344,15 +344,10 @@ class OctaviaCharm(ops.CharmBase):
         shared = peer.data[self.app] if peer is not None else {}
         if not shared.get(HEARTBEAT_KEY) or not shared.get(DB_SYNCED):
             event.add_status(ops.WaitingStatus("Waiting for the leader to set up the database"))
-        ready = "Unit is ready"
         tls = amphora_certs.material(found.config, self._generated_pki())
-        if tls is None:
-            event.add_status(ops.WaitingStatus("Waiting for the leader's amphora certificates"))
-        else:
-            blocked, note = amphora_certs.status(tls, datetime.datetime.now(datetime.timezone.utc))
-            if blocked:
-                event.add_status(ops.BlockedStatus(blocked))
-            ready = f"{ready}; {note}" if note else ready
+        pki_status, ready = amphora_certs.status(tls, datetime.datetime.now(datetime.timezone.utc))
+        if pki_status is not None:
+            event.add_status(pki_status)
         if not missing_packages:
             down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
             if down:

@@ -86,8 +86,9 @@ def operator_config(issuing_passphrase: str) -> dict[str, str]:
     amphora certificates even with the noop drivers), base64 PEM."""
     from tests.certificates import lb_mgmt_options
 
-    # Valid from five minutes back: the worker's and the amphora's clocks may differ.
-    return lb_mgmt_options(issuing_passphrase, days=2, backdate=datetime.timedelta(minutes=5))
+    # Valid from five minutes back: the worker's and the amphora's clocks may differ; for
+    # longer than the charm's expiry warning, so that the unit is plainly ready.
+    return lb_mgmt_options(issuing_passphrase, days=60, backdate=datetime.timedelta(minutes=5))
 
 
 # -- the charm -------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ A named fake at the one boundary that cannot run here, the Juju unit agent. Each
 as Juju's does for the arguments ops passes (``--format=json``, ``-r <id>``, ``--app``, ``--file
 -``, ``--``): relation data by unit and by application (application data writable by the
 leader only), config and action parameters with the defaults of config.yaml and actions.yaml,
-``network-get``, status and logs. ``action-set`` refuses keys Juju refuses. State is a JSON file
-(``$FAKE_STATE``); every call is recorded there, and a tool this fake does not know fails
-and is recorded under ``unknown``.
+``network-get``, status and logs, application secrets (``secret-add``, ``secret-get``,
+``secret-set``: every revision kept, each read answered with the latest, as ``--refresh``
+does). ``action-set`` refuses keys Juju refuses. State is a JSON file (``$FAKE_STATE``); every
+call is recorded there, and a tool this fake does not know fails and is recorded under
+``unknown``.
 
     python -m tests.packed.hooktools <tool> [args...]
 """
@@ -39,6 +41,9 @@ TOOLS = (
     "relation-list",
     "relation-model-get",
     "relation-set",
+    "secret-add",
+    "secret-get",
+    "secret-set",
     "status-get",
     "status-set",
 )
@@ -66,7 +71,7 @@ def _options(args: list[str]) -> tuple[dict[str, str | bool], list[str]]:
     for arg in it:
         if arg == "--":
             rest.extend(it)
-        elif arg in ("-r", "--file", "--log-level"):
+        elif arg in ("-r", "--file", "--log-level", "--label", "--description", "--owner"):
             flags[arg.lstrip("-")] = next(it)
         elif arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
@@ -147,6 +152,47 @@ def _network(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _secret_content(items: list[str]) -> dict[str, str]:
+    """``key=value`` and ``key#file=path`` arguments (ops passes values in files)."""
+    content = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key.endswith("#file"):
+            key, value = key.removesuffix("#file"), Path(value).read_text()
+        content[key] = value
+    return content
+
+
+def _secret(state: dict[str, Any], secret_id: str) -> dict[str, Any]:
+    # ops may name a secret "secret:ID" or "secret://MODEL/ID".
+    found = state.setdefault("secrets", {}).get(secret_id.rpartition("/")[2].rpartition(":")[2])
+    if found is None:
+        raise HookToolError(f'secret "{secret_id}" not found')
+    return found
+
+
+def _run_secret_tool(tool: str, state: dict[str, Any], flags: dict[str, Any], rest: list[str]):
+    if tool == "secret-add":
+        if flags.get("owner") == "application" and not state["leader"]:
+            raise HookToolError("permission denied: only the leader adds application secrets")
+        secrets = state.setdefault("secrets", {})
+        secret_id = f"d{len(secrets):019d}"
+        secrets[secret_id] = {
+            "owner": flags.get("owner", "application"),
+            "label": flags.get("label", ""),
+            "revisions": [_secret_content(rest)],
+        }
+        return f"secret:{secret_id}"
+    secret = _secret(state, rest[0])
+    if tool == "secret-set":
+        if not state["leader"]:
+            raise HookToolError("permission denied: only the leader updates application secrets")
+        secret["revisions"].append({**secret["revisions"][-1], **_secret_content(rest[1:])})
+        return None
+    # secret-get: this fake's units always track the latest revision.
+    return secret["revisions"][-1]
+
+
 def _action_set(state: dict[str, Any], rest: list[str]) -> None:
     for item in rest:
         key, _, value = item.partition("=")
@@ -192,6 +238,8 @@ def _run(tool: str, state: dict[str, Any], args: list[str]) -> Any:
         return None
     if tool == "leader-get":
         return {}
+    if tool.startswith("secret-"):
+        return _run_secret_tool(tool, state, flags, rest)
     return _run_action_tool(tool, state, rest)
 
 
@@ -226,7 +274,9 @@ def main(argv: list[str]) -> int:
         except HookToolError as exc:
             print(f"ERROR {exc}", file=sys.stderr)
             return 1
-    if answer is not None or "--format=json" in args:
+    if isinstance(answer, str) and "--format=json" not in args:
+        print(answer)  # as secret-add prints the new secret's id
+    elif answer is not None or "--format=json" in args:
         print(json.dumps(answer))
     return 0
 

@@ -192,6 +192,11 @@ def test_no_secret_reaches_the_unit_log_or_the_action_results(deployment):
         "heartbeat key": peer["local_app"]["heartbeat-key"],
         "certs passphrase": peer["local_app"]["server-certs-key-passphrase"],
     }
+    # The amphora PKI the leader generated, in every revision of its secret.
+    (pki,) = state["secrets"].values()
+    for revision, content in enumerate(pki["revisions"]):
+        for key in ("issuing-ca-key", "issuing-ca-passphrase", "controller-ca-key"):
+            secrets[f"{key} (revision {revision})"] = content[key]
 
     # Act
     logged = "\n".join(message for _, message in state["log"])
