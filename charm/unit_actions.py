@@ -11,7 +11,7 @@ from typing import Protocol
 
 import amphora_certs
 import ops
-from charmed_octavia.unit import amphora_pki
+from charmed_octavia.unit import amphora_pki, pki
 from charmed_octavia.unit.config import CharmConfig
 
 
@@ -54,10 +54,7 @@ def rotate_amphora_certs(event: ops.ActionEvent, host: UnitHost, config: CharmCo
     serial = amphora_certs.controller_serial(renewed)
     shared[amphora_certs.CONTROLLER_SERIAL] = serial
     host.apply_amphora_pki(renewed)
-    tls = amphora_pki.material(renewed)
-    from charmed_octavia.unit import pki
-
-    ends = dict(pki.expiries(tls))
+    ends = dict(pki.expiries(amphora_pki.material(renewed)))
     event.set_results(
         {
             "controller-cert-serial": serial,

@@ -43,7 +43,8 @@ def private_key_blocks(pem: str) -> list[str]:
 
 
 def expiries(tls: TLSMaterial) -> list[tuple[str, datetime.datetime]]:
-    """Each certificate's name and end of validity, soonest first."""
+    """Each certificate's name and end of validity (issuing CA, controller CA, controller
+    certificate: always in this order, so that messages are stable)."""
     from cryptography import x509
 
     ends = []
@@ -56,7 +57,7 @@ def expiries(tls: TLSMaterial) -> list[tuple[str, datetime.datetime]]:
         if match is not None:
             cert = x509.load_pem_x509_certificate(match.group(0).encode())
             ends.append((name, cert.not_valid_after_utc))
-    return sorted(ends, key=lambda end: end[1])
+    return ends
 
 
 def expired(tls: TLSMaterial, now: datetime.datetime) -> str:

@@ -367,3 +367,16 @@ def test_rotation_runs_on_the_leader_only(ctx, machine):
 
     # Assert
     assert failed.value.message.startswith("rotate-amphora-certs runs on the leader unit")
+
+
+def test_rotation_before_the_pki_exists_says_so_and_creates_nothing(ctx, machine):
+    # Arrange: no peer relation yet, so nothing was generated.
+    state = testing.State(leader=True, relations=[identity(), shared_db(), amqp()])
+
+    # Act
+    with pytest.raises(testing.ActionFailed) as failed:
+        ctx.run(ctx.on.action("rotate-amphora-certs"), state)
+
+    # Assert
+    assert failed.value.message.startswith("no generated amphora PKI yet")
+    assert not (machine.root / CONTROLLER_CERT.lstrip("/")).exists()
