@@ -15,6 +15,7 @@ from collections.abc import MutableMapping
 import ops
 from charmed_octavia.unit import amphora_pki, pki
 from charmed_octavia.unit.config import CharmConfig
+from charmed_octavia.unit.machine import WorkloadError
 from charmed_octavia.unit.pki import TLSMaterial
 
 # Peer application data keys.
@@ -40,9 +41,16 @@ def generate(app: ops.Application, shared: MutableMapping[str, str]) -> None:
     if shared.get(SECRET_ID):
         return
     content = amphora_pki.generate()
-    secret = app.add_secret(
-        content, label=LABEL, description="Octavia amphora PKI (issuing and controller CAs)"
-    )
+    try:
+        secret = app.add_secret(
+            content, label=LABEL, description="Octavia amphora PKI (issuing and controller CAs)"
+        )
+    except ops.ModelError:
+        # Juju's own message is not repeated: it is about the content. The PKI is ~14 KB.
+        raise WorkloadError(
+            "Amphora certificates: Juju refused the generated PKI's secret (Juju before 3.6.9 "
+            "holds at most 8 KiB, it needs about 14 KB); set the lb-mgmt-* options"
+        ) from None
     assert secret.id is not None  # add_secret returns the created secret's id
     shared[SECRET_ID] = secret.id
     shared[CONTROLLER_SERIAL] = controller_serial(content)

@@ -10,6 +10,7 @@ import logging
 import stat
 
 import amphora_certs
+import ops
 import pytest
 from charmed_octavia.unit import amphora_pki
 from cryptography import x509
@@ -379,4 +380,26 @@ def test_rotation_before_the_pki_exists_says_so_and_creates_nothing(ctx, machine
 
     # Assert
     assert failed.value.message.startswith("no generated amphora PKI yet")
+    assert not (machine.root / CONTROLLER_CERT.lstrip("/")).exists()
+
+
+def test_juju_refusing_the_secret_blocks_with_the_reason_and_renders_nothing(
+    ctx, machine, monkeypatch
+):
+    # Arrange: Juju before 3.6.9 refuses secret content over 8 KiB (a fake of that refusal:
+    # ops.testing takes any size).
+    def refuse(self, content, **kwargs):
+        raise ops.ModelError("ERROR secret content too large")
+
+    monkeypatch.setattr(ops.Application, "add_secret", refuse)
+
+    # Act
+    out = ctx.run(ctx.on.install(), full_state())
+
+    # Assert
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert out.unit_status.message.startswith(
+        "Amphora certificates: Juju refused the generated PKI's secret"
+    )
+    assert amphora_certs.SECRET_ID not in cluster(out).local_app_data
     assert not (machine.root / CONTROLLER_CERT.lstrip("/")).exists()
