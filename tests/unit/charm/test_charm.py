@@ -12,7 +12,7 @@ from charmed_octavia.unit import machine as machine_mod
 from ops import testing
 
 import charm
-from tests.unit.charm.states import amqp, full_state, identity, jammy_machine, peer, shared_db
+from tests.unit.charm.states import amqp, full_state, identity, peer, shared_db
 from tests.unit.charm_data import (
     DB_PASSWORD,
     KEYSTONE_PASSWORD,
@@ -30,18 +30,6 @@ ROLES = (
     "load-balancer_observer,load-balancer_global_observer,load-balancer_member,"
     "load-balancer_quota_admin,load-balancer_admin"
 )
-
-
-@pytest.fixture
-def machine(tmp_path, monkeypatch) -> FakeMachine:
-    fake = jammy_machine(tmp_path)
-    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
-    return fake
-
-
-@pytest.fixture
-def ctx() -> testing.Context:
-    return testing.Context(charm.OctaviaCharm)
 
 
 def read(machine: FakeMachine, path: str) -> str:
