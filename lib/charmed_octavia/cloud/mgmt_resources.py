@@ -50,7 +50,7 @@ class Configured:
 
 def check(conn: Connection, spec: ResourcesSpec) -> None:
     """Read-only: raise what ``configure`` would raise before it creates anything."""
-    networks._existing(conn)
+    networks.existing(conn)
     for group in security_groups.mgmt_groups(bool(spec.network.ipv4_cidr)):
         security_groups.find_group(conn, group)
     if not spec.custom_flavor_id:

@@ -54,7 +54,7 @@ def ula_cidr(network_id: str) -> str:
     return "fc00:" + ":".join(last[n : n + 4] for n in (0, 4, 8)) + "::/64"
 
 
-def _existing(conn: Connection) -> dict[str, Any]:
+def existing(conn: Connection) -> dict[str, Any]:
     """Everything already there, read-only; raises ConflictError on an ambiguous cloud."""
     net = conn.network
     network = tags.one_tagged(net.networks(tags=tags.TAG), "network", tags.TAG)
@@ -76,7 +76,7 @@ def _view(kind: str, resource: Any, action: str, **attributes: Any) -> Ensured:
 
 def ensure_mgmt_network(conn: Connection, spec: MgmtNetworkSpec) -> list[Ensured]:
     """The network, its subnets and the router, each created only when missing."""
-    found = _existing(conn)
+    found = existing(conn)
     net = conn.network
     network = found["network"]
     if not spec.create:

@@ -6,7 +6,7 @@ created."""
 from __future__ import annotations
 
 import pytest
-from charmed_octavia.cloud import networks, security_groups, tags
+from charmed_octavia.cloud import mgmt_resources, networks, security_groups, tags
 from charmed_octavia.cloud.outcomes import ConflictError
 
 from tests.unit.fake_neutron import FakeNeutron, serving
@@ -151,3 +151,18 @@ def test_security_groups_get_exactly_the_existing_charms_rules_once():
         "lb-mgmt-sec-grp": [tags.TAG],
         "lb-health-mgr-sec-grp": [tags.HEALTH_TAG],
     }
+
+
+def test_configure_finds_a_security_group_conflict_before_it_creates_the_network():
+    # Arrange: the network is missing (it would be created) and the group's name is taken.
+    fake = FakeNeutron()
+    fake.add("security-groups", name="lb-mgmt-sec-grp")
+
+    # Act
+    with serving(fake) as conn, pytest.raises(ConflictError) as raised:
+        mgmt_resources.configure(conn, mgmt_resources.ResourcesSpec())
+
+    # Assert
+    assert "security group 'lb-mgmt-sec-grp'" in str(raised.value)
+    assert fake.changes() == []
+    assert fake.items["networks"] == []
