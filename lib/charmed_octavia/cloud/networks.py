@@ -133,5 +133,6 @@ def _ensure_router(conn: Connection, router: Any, old: list[Any], new: list[Any]
         tags.add_tag(conn, router, tags.TAG)
         action, plug = "created", [*old, *new]
     for subnet in plug:
-        net.add_interface_to_router(router, subnet=subnet.id)
+        # The subnet positionally: openstacksdk renamed its keyword (subnet_id, then subnet).
+        net.add_interface_to_router(router, subnet.id)
     return _view("router", router, action)
