@@ -25,7 +25,9 @@ for _p in (_HERE, _HERE.parent / "lib"):
 
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
+import leader_settings  # noqa: E402
 import ops  # noqa: E402
+import resource_actions  # noqa: E402
 import unit_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
 from charmed_octavia.cloud.outcomes import redact  # noqa: E402
@@ -34,6 +36,7 @@ from charmed_octavia.unit import (  # noqa: E402
     pki,
     reconcile,
     relations,
+    resources,
 )
 from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
@@ -47,6 +50,7 @@ logger = logging.getLogger(__name__)
 TEMPLATES = _HERE.parent / "templates"
 
 IDENTITY, DATABASE, AMQP, PEER = "identity-service", "shared-db", "amqp", "cluster"
+NEUTRON = "neutron-api"
 # Peer application data the leader writes for every unit.
 HEARTBEAT_KEY = "heartbeat-key"
 CERTS_PASSPHRASE = "server-certs-key-passphrase"  # noqa: S105 - a databag key
@@ -92,7 +96,7 @@ class OctaviaCharm(ops.CharmBase):
             on.start,
         ):
             framework.observe(event, self._on_event)
-        for name in (IDENTITY, DATABASE, AMQP, PEER):
+        for name in (IDENTITY, DATABASE, AMQP, PEER, NEUTRON):
             rel = on[name]
             for event in (
                 rel.relation_joined,
@@ -137,11 +141,13 @@ class OctaviaCharm(ops.CharmBase):
         )
         self._stored.apt_pending = False
         reconcile.keep_masked(wl)
+        self._migrate_leader_settings()
         self._share_leader_values()
         if self.unit.is_leader() and not amphora_certs.operator_owned(found.config):
             shared = self.peer_app_data()
             if shared is not None:
                 amphora_certs.generate(self.app, shared)
+        self._publish_to_neutron(found.config)
         self._publish(found.config)
         inputs = self._render_input(found)
         if inputs is None:
@@ -162,6 +168,29 @@ class OctaviaCharm(ops.CharmBase):
             # New code on disk: every service must load it.
             restart = list(machine.SERVICES)
         reconcile.run_services(wl, restart)
+
+    def _migrate_leader_settings(self) -> None:
+        """Once, on the leader: adopt the existing charm's heartbeat key and resource ids."""
+        peer = self.model.get_relation(PEER)
+        if peer is None or not self.unit.is_leader():
+            return
+        data = peer.data[self.app]
+        if data.get(resources.MIGRATED):
+            return
+        migrated = resources.migrate(leader_settings.leader_get(), data)
+        for key, value in migrated.items():
+            data[key] = value
+        data[resources.MIGRATED] = "true"
+        logger.info("from the leader settings: %s", resources.migration_summary(migrated))
+
+    def _publish_to_neutron(self, config: CharmConfig) -> None:
+        """The API's internal URL for neutron-api, JSON-encoded as the reactive interface."""
+        for rel in self.model.relations[NEUTRON]:
+            url = relations.api_url(config.os_internal_hostname or self._address(rel))
+            data = rel.data[self.unit]
+            for key, value in relations.load_balancer_info(url).items():
+                if data.get(key) != value:
+                    data[key] = value
 
     def _share_leader_values(self) -> None:
         peer = self.model.get_relation(PEER)
@@ -225,6 +254,7 @@ class OctaviaCharm(ops.CharmBase):
             server_certs_key_passphrase=shared[CERTS_PASSPHRASE],
             unit_address=self._address(PEER),
             tls=tls,
+            shared=dict(shared),
         )
 
     # -- amphora PKI -------------------------------------------------------------------------
@@ -352,6 +382,14 @@ class OctaviaCharm(ops.CharmBase):
             down = [s for s in machine.SERVICES if not self.workload.service_active(s)]
             if down:
                 event.add_status(ops.WaitingStatus(f"Services not running: {', '.join(down)}"))
+            self.unit.set_workload_version(self._octavia_version())
+        # What amphorae need in the cloud (resources.readiness), beside the amphora
+        # certificates' own states above.
+        amphora = resources.readiness(found.config, shared)
+        if amphora is not None:
+            kind, message = amphora
+            status = ops.BlockedStatus if kind == "blocked" else ops.WaitingStatus
+            event.add_status(status(message))
         event.add_status(ops.ActiveStatus(ready))
 
     def _redact(self, text: str) -> str:
@@ -377,6 +415,10 @@ class OctaviaCharm(ops.CharmBase):
 
     def _on_action(self, event: ops.ActionEvent) -> None:
         name = self._action_names[event.handle.kind]
+        resource_handler = resource_actions.HANDLERS.get(name)
+        if resource_handler is not None:
+            resource_handler(event, self)
+            return
         handler = actions.HANDLERS.get(name)
         unit_handler = unit_actions.HANDLERS.get(name)
         if handler is None and unit_handler is None:
@@ -391,6 +433,21 @@ class OctaviaCharm(ops.CharmBase):
         else:
             assert handler is not None
             handler(event, self.action_context(config))
+
+    # -- for the unit's own actions (resource_actions) ----------------------------------------
+
+    def loaded_config(self) -> tuple[CharmConfig | None, str]:
+        return self._load_config()
+
+    def connect(self, config: CharmConfig) -> Connection:
+        return self._connect(config)
+
+    def redact(self, text: str) -> str:
+        return self._redact(text)
+
+    def reconcile_now(self) -> None:
+        """Render what the peer data now holds, as any event would."""
+        self._on_event(None)
 
     def action_context(self, config: CharmConfig) -> ActionContext:
         """Plain values and factories the action handlers work with."""

@@ -143,7 +143,10 @@ def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatc
             testing.Relation(
                 "amqp", remote_units_data={i: rabbit_unit(f"10.5.0.2{i}") for i in range(3)}
             ),
-            testing.PeerRelation("cluster"),
+            # configure-resources found the keypair: amp_ssh_key_name is written.
+            testing.PeerRelation(
+                "cluster", local_app_data={"amp-ssh-keypair": "amphora-backdoor"}
+            ),
         ],
     )
 
@@ -154,6 +157,15 @@ def test_conf_written_by_the_charm_conforms(octavia_python, tmp_path, monkeypatc
     # Assert
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
     assert report["ok"], report
+    conf = (tmp_path / "etc" / "octavia" / "octavia.conf").read_text()
+    for option in (
+        "amp_ssh_key_name = amphora-backdoor",
+        "amp_active_retries = 240",
+        "amp_active_wait_sec = 15",
+        "active_connection_max_retries = 30",
+        "active_connection_retry_interval = 3",
+    ):
+        assert option in conf
 
 
 def test_values_with_dollars_spaces_and_quotes_read_back_unchanged(octavia_python, tmp_path):

@@ -93,6 +93,12 @@ def operator_config(issuing_passphrase: str) -> dict[str, str]:
 
 # -- the charm -------------------------------------------------------------------------------
 
+LAB_RESOURCES = {
+    "amp-boot-network-list": "9a0c1f2e-0000-4000-8000-00000000000a",
+    "amp-secgroup-list": "9a0c1f2e-0000-4000-8000-00000000000b",
+    "amp-flavor-id": "9a0c1f2e-0000-4000-8000-00000000000c",
+}
+
 
 def render_with_charm(root: Path, data: Mapping[str, Databag], config: Databag) -> Rendered:
     """Run the charm's install hook under ``ops.testing`` (leader, the three relations with
@@ -127,7 +133,9 @@ def render_with_charm(root: Path, data: Mapping[str, Databag], config: Databag) 
         state = testing.State(
             leader=True,
             config=config,
-            relations=[*relations, testing.PeerRelation("cluster")],
+            # What configure-resources shares; the lab has no Neutron, and its Octavia's noop
+            # network and compute drivers take any ids.
+            relations=[*relations, testing.PeerRelation("cluster", local_app_data=LAB_RESOURCES)],
         )
         out = ctx.run(ctx.on.install(), state)
     files = {}

@@ -4,11 +4,11 @@ A named fake at the one boundary that cannot run here, the Juju unit agent. Each
 as Juju's does for the arguments ops passes (``--format=json``, ``-r <id>``, ``--app``, ``--file
 -``, ``--``): relation data by unit and by application (application data writable by the
 leader only), config and action parameters with the defaults of config.yaml and actions.yaml,
-``network-get``, status and logs, application secrets (``secret-add``, ``secret-get``,
-``secret-set``: every revision kept, each read answered with the latest, as ``--refresh``
-does). ``action-set`` refuses keys Juju refuses. State is a JSON file (``$FAKE_STATE``); every
-call is recorded there, and a tool this fake does not know fails and is recorded under
-``unknown``.
+``network-get``, status and logs, the workload version, ``leader-get`` (the leader settings
+of the state), application secrets (``secret-add``, ``secret-get``, ``secret-set``: every
+revision kept, each read answered with the latest, as ``--refresh`` does). ``action-set``
+refuses keys Juju refuses. State is a JSON file (``$FAKE_STATE``); every call is recorded
+there, and a tool this fake does not know fails and is recorded under ``unknown``.
 
     python -m tests.packed.hooktools <tool> [args...]
 """
@@ -31,6 +31,7 @@ TOOLS = (
     "action-get",
     "action-log",
     "action-set",
+    "application-version-set",
     "config-get",
     "is-leader",
     "juju-log",
@@ -233,11 +234,15 @@ def _run(tool: str, state: dict[str, Any], args: list[str]) -> Any:
     if tool == "status-get":
         last = state["statuses"][-1] if state["statuses"] else {"status": "unknown"}
         return {"status": last["status"], "message": last.get("message", ""), "status-data": {}}
+    if tool == "application-version-set":
+        state["workload_version"] = " ".join(rest)
+        return None
     if tool == "juju-log":
         state["log"].append([str(flags.get("log-level", "INFO")), " ".join(rest)])
         return None
     if tool == "leader-get":
-        return {}
+        # Leader settings: a charm that replaced a reactive one finds the old one's here.
+        return state.get("leader_settings", {})
     if tool.startswith("secret-"):
         return _run_secret_tool(tool, state, flags, rest)
     return _run_action_tool(tool, state, rest)

@@ -26,6 +26,13 @@ from tests.unit.charm_data import (
 
 ORIGIN = {"22.04": "cloud:jammy-caracal", "24.04": "distro"}
 MISSING_ALL = "Missing relations: identity-service, shared-db, amqp"
+# The existing charm's leader settings, in its formats (tests/unit/charm/test_resources.py).
+EXISTING_LEADER_SETTINGS = {
+    "heartbeat-key": "0b7c1a52-6f1e-4f4e-9d55-3a5cfb6c7a11",
+    "amp-boot-network-list": "aaaaaaaa-1111-4222-8333-444444444444",
+    "amp-secgroup-list": "bbbbbbbb-1111-4222-8333-444444444444",
+    "amp-flavor-id": "cccccccc-1111-4222-8333-444444444444",
+}
 
 
 @dataclass
@@ -49,6 +56,8 @@ def deployment(request, charms, tmp_path_factory) -> Deployment:
     # Juju sets the config and the peer relation up before the first hook.
     unit.configure(**{"openstack-origin": ORIGIN[base.version]})
     unit.add_relation("cluster", "octavia", {}, peer=True)
+    # Switched from the existing charm: its leader settings hold the key and the resources.
+    unit.set_leader_settings(EXISTING_LEADER_SETTINGS)
     for hook in ("install", "leader-elected", "config-changed", "start"):
         done.runs[hook] = unit.hook(hook)
     for endpoint, app, units in (
@@ -109,8 +118,13 @@ def test_the_unit_publishes_its_requests_and_renders_its_files(deployment):
     assert relations["identity-service"]["local_unit"]["service"] == "octavia"
     assert relations["shared-db"]["local_unit"]["database"] == "octavia"
     assert relations["amqp"]["local_unit"]["vhost"] == "openstack"
-    assert len(relations["cluster"]["local_app"]["heartbeat-key"]) == 32
-    assert "connection = mysql+pymysql://octavia:" in conf.read_text()
+    shared = relations["cluster"]["local_app"]
+    assert shared["heartbeat-key"] == EXISTING_LEADER_SETTINGS["heartbeat-key"]
+    text = conf.read_text()
+    assert "connection = mysql+pymysql://octavia:" in text
+    assert f"heartbeat_key = {EXISTING_LEADER_SETTINGS['heartbeat-key']}" in text
+    assert "amp_boot_network_list = aaaaaaaa-1111-4222-8333-444444444444" in text
+    assert unit.load()["workload_version"]  # the installed Octavia's
     assert oct(conf.stat().st_mode & 0o777) == "0o640"
     assert unit.root.path("/etc/apache2/sites-enabled/octavia-api.conf").is_symlink()
     machine = unit.machine()

@@ -141,6 +141,12 @@ class PackedUnit:
         self._save()
         return rid
 
+    def set_leader_settings(self, settings: dict[str, str]) -> None:
+        """The leader settings ``leader-get`` answers (an existing charm's, before a switch)."""
+        self.load()
+        self.state["leader_settings"] = dict(settings)
+        self._save()
+
     def configure(self, **options: Any) -> None:
         self.load()
         self.state["config"].update(options)

@@ -101,6 +101,14 @@ FULL_CONFIG = {
     "anti-affinity-policy": "soft-anti-affinity",
     "connection-max-retries": 300,
     "connection-retry-interval": 2,
+    "active-connection-max-retries": 30,
+    "active-connection-retry-interval": 3,
+    "amp-active-retries": 240,
+    "amp-active-wait": 15,
+    "spare-pool-size": 2,
+    "create-mgmt-network": False,
+    "mgmt-network-ipv4-cidr": "172.31.0.0/22",
+    "enable-amphora": True,
     "health-manager-bind-ip": "fc00:8c8e:8682:b866::1",
     "controller-ip-port-list": "fc00:8c8e:8682:b866::1:5555,fc00:8c8e:8682:b866::2:5555",
 }
@@ -139,4 +147,6 @@ def full_render_input(with_tls: bool = True, passphrase: str = "issuing-Passphra
         server_certs_key_passphrase="p" * 32,
         unit_address="10.5.0.5",
         tls=config.tls(),
+        # configure-resources found the keypair amp-ssh-key-name names.
+        shared={"amp-ssh-keypair": "amphora-backdoor"},
     )

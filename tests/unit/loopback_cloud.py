@@ -69,12 +69,30 @@ def answering(status: int, body: Any, **by_path: tuple[int, Any]) -> Iterator[in
     function of the port (for the links of a version document)."""
     answers = {("/" if k == "root" else k): v for k, v in by_path.items()}
 
+    def answer(method: str, path: str, request: Any, port: int) -> tuple[int, Any]:
+        del method, request
+        code, content = answers.get(path.split("?")[0], (status, body))
+        return code, content(port) if callable(content) else content
+
+    with json_server(answer) as port:
+        yield port
+
+
+# answer(method, path with query, JSON body or None, the server's port) -> (status, JSON).
+Answer = Callable[[str, str, Any, int], tuple[int, Any]]
+
+
+@contextlib.contextmanager
+def json_server(answer: Answer) -> Iterator[int]:
+    """A port of 127.0.0.1 whose every request ``answer`` answers (``None``: an empty body);
+    stopped when the block ends."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def _answer(self) -> None:
-            code, content = answers.get(self.path.split("?")[0], (status, body))
-            if callable(content):
-                content = content(port)
-            data = json.dumps(content).encode()
+            length = int(self.headers.get("Content-Length") or 0)
+            request = json.loads(self.rfile.read(length)) if length else None
+            code, content = answer(self.command, self.path, request, port)
+            data = b"" if content is None else json.dumps(content).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

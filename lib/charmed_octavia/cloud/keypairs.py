@@ -8,7 +8,7 @@ where Octavia looks for it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from charmed_octavia.cloud.outcomes import (
     ConflictError,
@@ -45,18 +45,24 @@ def key_material(public_key: str) -> str:
     return f"{parts[0]} {parts[1]}"
 
 
-def ensure_keypair(conn: Connection, name: str, public_key: str) -> Ensured:
+def check_keypair(conn: Connection, name: str, public_key: str) -> Any | None:
+    """The existing keypair with this key, None if there is none; ConflictError if the name
+    holds another key (Nova cannot change a keypair's key)."""
     validate_keypair_name(name)
     wanted = key_material(public_key)
     existing = conn.compute.find_keypair(name, ignore_missing=True)
+    if existing is not None and key_material(existing.public_key or "") != wanted:
+        raise ConflictError(
+            "keypair",
+            name,
+            [f"public key: existing {existing.fingerprint}, wanted another key"],
+        )
+    return existing
+
+
+def ensure_keypair(conn: Connection, name: str, public_key: str) -> Ensured:
+    existing = check_keypair(conn, name, public_key)
     if existing is not None:
-        actual = key_material(existing.public_key or "")
-        if actual != wanted:
-            raise ConflictError(
-                "keypair",
-                name,
-                [f"public key: existing {existing.fingerprint}, wanted another key"],
-            )
         return Ensured("keypair", name, name, "reused", {"fingerprint": existing.fingerprint})
     created = conn.compute.create_keypair(name=name, public_key=public_key)
     return Ensured("keypair", name, name, "created", {"fingerprint": created.fingerprint})

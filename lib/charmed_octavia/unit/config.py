@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass, fields
 
 from charmed_octavia.cloud.flavors import INT32_MAX, check_nova_id
-from charmed_octavia.cloud.keypairs import validate_keypair_name
+from charmed_octavia.cloud.keypairs import key_material, validate_keypair_name
+from charmed_octavia.cloud.networks import check_ipv4_cidr
 from charmed_octavia.cloud.outcomes import shown
 from charmed_octavia.unit import pki
 from charmed_octavia.unit.pki import TLSMaterial
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
-ANTI_AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity")
+# "auto" and "disable" as the existing charm: auto is soft-anti-affinity for ACTIVE_STANDBY.
+ANTI_AFFINITY_POLICIES = ("auto", "disable", "anti-affinity", "soft-anti-affinity")
 HEALTH_MANAGER_PORT = 5555
 
 # Values go verbatim into an INI file and apache config: a control character could add lines.
@@ -33,8 +35,16 @@ _PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Names and ids hold at most 255 characters (Keystone, Nova, Glance); lists a few dozen.
 _TEXT_MAX = 255
 _LIST_MAX = 4096
+_POSITIVE = (
+    "connection_max_retries",
+    "connection_retry_interval",
+    "active_connection_max_retries",
+    "active_connection_retry_interval",
+    "amp_active_retries",
+    "amp_active_wait",
+)
 _LIST_OPTIONS = frozenset(
-    {"amp_boot_network_list", "amp_secgroup_list", "controller_ip_port_list"}
+    {"amp_boot_network_list", "amp_secgroup_list", "controller_ip_port_list", "amp_ssh_pub_key"}
 )
 # PEM options go to files of their own, not into the INI text, and may be multi-line PEM.
 _PEM_OPTIONS = frozenset(
@@ -60,15 +70,25 @@ class CharmConfig:
     os_admin_hostname: str = ""
     amp_image_tag: str = "octavia-amphora"
     amp_image_owner_id: str = ""
-    amp_ssh_key_name: str = "amphora-backdoor"
+    amp_ssh_key_name: str = ""
+    amp_ssh_pub_key: str = ""
     amp_flavor_id: str = ""
+    custom_amp_flavor_id: str = ""
+    create_mgmt_network: bool = True
+    mgmt_network_ipv4_cidr: str = ""
+    enable_amphora: bool = True
+    spare_pool_size: int = 0
+    amp_active_retries: int = 180
+    amp_active_wait: int = 10
     amp_boot_network_list: str = ""
     amp_secgroup_list: str = ""
     loadbalancer_topology: str = "SINGLE"
     enable_anti_affinity: bool = False
-    anti_affinity_policy: str = "anti-affinity"
+    anti_affinity_policy: str = "auto"
     connection_max_retries: int = 120
     connection_retry_interval: int = 5
+    active_connection_max_retries: int = 15
+    active_connection_retry_interval: int = 2
     health_manager_bind_ip: str = ""
     controller_ip_port_list: str = ""
     lb_mgmt_issuing_cacert: str = ""
@@ -93,22 +113,30 @@ class CharmConfig:
             raise ValueError("region must not be empty")
         if not self.amp_image_tag.strip():
             raise ValueError("amp-image-tag must not be empty")
-        validate_keypair_name(self.amp_ssh_key_name, "amp-ssh-key-name")
+        if self.amp_ssh_key_name:
+            validate_keypair_name(self.amp_ssh_key_name, "amp-ssh-key-name")
+        if self.amp_ssh_pub_key:
+            self.public_key()
+        if self.mgmt_network_ipv4_cidr:
+            check_ipv4_cidr(self.mgmt_network_ipv4_cidr, "mgmt-network-ipv4-cidr")
         if self.amp_image_owner_id and not _PROJECT_ID.fullmatch(self.amp_image_owner_id):
             raise ValueError(
                 f"amp-image-owner-id {shown(self.amp_image_owner_id)} is not a project id"
             )
-        if self.amp_flavor_id:
-            check_nova_id("amp-flavor-id", self.amp_flavor_id)
+        for name in ("amp_flavor_id", "custom_amp_flavor_id"):
+            if getattr(self, name):
+                check_nova_id(_option(name), getattr(self, name))
         if self.loadbalancer_topology not in TOPOLOGIES:
             raise ValueError(f"loadbalancer-topology must be one of {', '.join(TOPOLOGIES)}")
         if self.anti_affinity_policy not in ANTI_AFFINITY_POLICIES:
             raise ValueError(
                 f"anti-affinity-policy must be one of {', '.join(ANTI_AFFINITY_POLICIES)}"
             )
-        for name in ("connection_max_retries", "connection_retry_interval"):
+        for name in _POSITIVE:
             if not 1 <= getattr(self, name) <= INT32_MAX:
                 raise ValueError(f"{_option(name)} must be from 1 to {INT32_MAX}")
+        if not 0 <= self.spare_pool_size <= INT32_MAX:
+            raise ValueError(f"spare-pool-size must be from 0 to {INT32_MAX}")
         for name in ("amp_boot_network_list", "amp_secgroup_list"):
             for item in _split(getattr(self, name)):
                 if not _LIST_ITEM.fullmatch(item):
@@ -124,6 +152,35 @@ class CharmConfig:
             # Octavia splits at the last colon and uses the rest as is: no brackets.
             _ip(host, "controller-ip-port-list")
         self.tls()  # decodes, raising ValueError on bad material
+
+    def public_key(self) -> str:
+        """The OpenSSH public-key line of amp-ssh-pub-key (base64 of it, as the existing charm
+        takes it, or the line itself)."""
+        value = self.amp_ssh_pub_key.strip()
+        if not value.startswith(("ssh-", "ecdsa-", "sk-")):
+            try:
+                value = base64.b64decode(value, validate=True).decode().strip()
+            except ValueError:
+                raise ValueError(
+                    "amp-ssh-pub-key is not base64 of an OpenSSH public key"
+                ) from None
+        try:
+            key_material(value)
+        except ValueError:
+            raise ValueError("amp-ssh-pub-key is not an OpenSSH public-key line") from None
+        if _CONTROL.search(value):
+            raise ValueError("amp-ssh-pub-key must be a single line")
+        return value
+
+    def anti_affinity(self) -> tuple[bool, str]:
+        """[nova] enable_anti_affinity and anti_affinity_policy, as the existing charm sets
+        them: "disable" and SINGLE without (unless enable-anti-affinity), "auto" soft."""
+        policy = self.anti_affinity_policy
+        if policy == "disable":
+            return False, "anti-affinity"
+        chosen = "soft-anti-affinity" if policy == "auto" else policy
+        wanted = self.enable_anti_affinity or self.loadbalancer_topology == "ACTIVE_STANDBY"
+        return wanted, chosen
 
     @property
     def boot_networks(self) -> list[str]:

@@ -8,6 +8,7 @@ charm-mysql-router and charm-rabbitmq-server all write plain strings in their un
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,6 +75,16 @@ def host_for_url(host: str) -> str:
 def api_url(host: str) -> str:
     """The Octavia API's URL on ``host``, as published in the Keystone catalog."""
     return f"http://{host_for_url(host)}:{API_PORT}"
+
+
+# -- neutron-api (neutron-load-balancer) ------------------------------------------------------
+
+
+def load_balancer_info(base_url: str) -> dict[str, str]:
+    """What neutron-api's lbaasv2-proxy reads: the name and the URL of the load-balancer API,
+    each JSON-encoded (the reactive interface publishes through charms.reactive's JSON view,
+    and neutron-api json.loads both)."""
+    return {"name": json.dumps("octavia"), "base_url": json.dumps(base_url)}
 
 
 # -- identity-service ------------------------------------------------------------------------

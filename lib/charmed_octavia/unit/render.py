@@ -7,12 +7,14 @@ service reads which file, are the machine's: ``machine``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 from charmed_octavia.cloud.outcomes import CONTROL
+from charmed_octavia.unit import resources
 from charmed_octavia.unit.config import HEALTH_MANAGER_PORT, CharmConfig
 from charmed_octavia.unit.machine import (
     AMQP_CA,
@@ -55,6 +57,8 @@ class RenderInput:
     unit_address: str
     # The amphora PKI: the operator's lb-mgmt-* options or the one the leader generated.
     tls: TLSMaterial = field(default_factory=TLSMaterial)
+    # The peer relation's application data: the amphora resources' ids (``resources``).
+    shared: Mapping[str, str] = field(default_factory=dict)
 
 
 def oslo_value(value: object) -> str:
@@ -93,6 +97,7 @@ def octavia_context(inp: RenderInput) -> dict[str, object]:
     db = inp.database
     # Recycle pooled connections before the server drops them for idling.
     recycle = min(3600, max(1, db.wait_timeout - 10)) if db.wait_timeout else None
+    anti_affinity, policy = cfg.anti_affinity()
     return {
         "debug": cfg.debug,
         "transport_url": inp.amqp.transport_url,
@@ -106,8 +111,9 @@ def octavia_context(inp: RenderInput) -> dict[str, object]:
         "endpoint_type": "internalURL" if internal else "publicURL",
         "interface": "internal" if internal else "public",
         "config": cfg,
-        "boot_networks": ",".join(cfg.boot_networks),
-        "secgroups": ",".join(cfg.secgroups),
+        "amphora": resources.amphora_resources(cfg, inp.shared),
+        "anti_affinity": anti_affinity,
+        "anti_affinity_policy": policy,
         "tls": bool(tls.issuing_ca),
         "issuing_ca": ISSUING_CA,
         "issuing_ca_key": ISSUING_CA_KEY,

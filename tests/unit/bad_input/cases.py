@@ -126,7 +126,11 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
         name: {"empty": _DEFAULT_EMPTY}
         for name in (
             "amp-image-owner-id",
+            "amp-ssh-key-name",
+            "amp-ssh-pub-key",
             "amp-flavor-id",
+            "custom-amp-flavor-id",
+            "mgmt-network-ipv4-cidr",
             "amp-boot-network-list",
             "amp-secgroup-list",
             "health-manager-bind-ip",
@@ -137,6 +141,7 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     "amp-boot-network-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "amp-secgroup-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "controller-ip-port-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
+    "spare-pool-size": {"zero": "the default: no spare pool (Octavia has none any more)"},
 }
 
 # Refused by Juju's schema but taken by the charm behind it: (action, parameter, class).

@@ -8,7 +8,23 @@ from typing import Any
 import pytest
 from ops import testing
 
+import charm
 from tests.juju_rules import action_result_problems
+from tests.unit.charm.states import jammy_machine
+from tests.unit.fake_machine import FakeMachine
+
+
+@pytest.fixture
+def machine(tmp_path, monkeypatch) -> FakeMachine:
+    """The fake machine the charm under test acts on."""
+    fake = jammy_machine(tmp_path)
+    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def ctx() -> testing.Context:
+    return testing.Context(charm.OctaviaCharm)
 
 
 @pytest.fixture(autouse=True)

@@ -46,7 +46,22 @@ def amqp(*addresses: str) -> testing.Relation:
     )
 
 
-def peer(**app_data) -> testing.PeerRelation:
+# What configure-resources shares once it has run (ids as Neutron and Nova make them).
+AMPHORA_RESOURCES = {
+    "amp-boot-network-list": "3e4d1c2b-aaaa-4bbb-8ccc-00000000000a",
+    "amp-secgroup-list": "5f6e7d8c-aaaa-4bbb-8ccc-00000000000b",
+    "amp-health-secgroup": "5f6e7d8c-aaaa-4bbb-8ccc-00000000000c",
+    "amp-flavor-id": "0b1c2d3e-aaaa-4bbb-8ccc-00000000000d",
+}
+
+
+def peer(**app_data: str) -> testing.PeerRelation:
+    """The peer relation once configure-resources has run."""
+    return bare_peer(**AMPHORA_RESOURCES, **app_data)
+
+
+def bare_peer(**app_data: str) -> testing.PeerRelation:
+    """The peer relation before configure-resources."""
     return testing.PeerRelation("cluster", local_app_data=app_data, peers_data={1: {}})
 
 

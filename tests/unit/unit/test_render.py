@@ -56,6 +56,9 @@ def test_full_render_has_every_value_in_its_section():
         "internalURL",
     )
     assert conf["haproxy_amphora"]["connection_max_retries"] == "300"
+    assert conf["haproxy_amphora"]["active_connection_max_retries"] == "30"
+    assert conf["haproxy_amphora"]["active_connection_retry_interval"] == "3"
+    assert (cw["amp_active_retries"], cw["amp_active_wait_sec"]) == ("240", "15")
     assert conf["haproxy_amphora"]["server_ca"] == machine.ISSUING_CA
     hm = conf["health_manager"]
     assert hm["bind_ip"] == "fc00:8c8e:8682:b866::1"
