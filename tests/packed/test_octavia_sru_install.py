@@ -7,12 +7,18 @@ import subprocess
 
 import pytest
 import yaml
+from charmed_octavia.commands.registry import COMMANDS
 
 from tests.bases import BASES, InterpreterMissing, interpreter
 from tests.infrastructure import require
 from tests.octavia_sru_install import REPO, install
 
-ACTIONS = yaml.safe_load((REPO / "actions.yaml").read_text())
+# The actions that are commands (the others act on the unit, and are the charm's alone).
+ACTIONS = {
+    name: spec
+    for name, spec in yaml.safe_load((REPO / "actions.yaml").read_text()).items()
+    if name in COMMANDS
+}
 
 
 def _python(version: str):
