@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "lib"), str(REPO)]
 
 from charmed_octavia.amphora import ssh  # noqa: E402
+
+from tests.lab.networks import EXT_SUBNET  # noqa: E402
 
 KEYPAIR = "amphora-backdoor"
 # 1 GiB standing for the bug's 32 GiB amphora (the lab amphora scales the connection limit).
@@ -204,7 +205,7 @@ class _Plan:
             "--os-cloud",
             self.lab.admin_cloud,
             "run-test-plan",
-            *("--keypair-name", KEYPAIR, "--vip-subnet", str(uuid.uuid4())),
+            *("--keypair-name", KEYPAIR, "--vip-subnet", EXT_SUBNET),
             *("--reload-count", str(self.args.reload_count)),
             *("--connection-limit", str(self.args.connection_limit)),
             *("--lb-timeout", "300", "--step-timeout", "120"),
@@ -257,8 +258,8 @@ class _Plan:
         )
         params = plan_params.PlanParams(
             keypair_name=KEYPAIR,
-            # The lab's noop network driver accepts any subnet id; there is no Neutron.
-            vip_subnet=str(uuid.uuid4()),
+            # By name, resolved through the lab's Neutron as on a cloud.
+            vip_subnet=EXT_SUBNET,
             reload_count=self.args.reload_count,
             connection_limit=self.args.connection_limit,
             lb_timeout=300,

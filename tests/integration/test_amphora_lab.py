@@ -273,7 +273,7 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
             secret_type="opaque",
         )
         lb = member.load_balancer.create_load_balancer(
-            name=tag, vip_subnet_id=str(uuid.uuid4()), tags=[tag]
+            name=tag, vip_subnet_id=lab.lab_networks.ext_subnet_id, tags=[tag]
         )
         try:
             assert _wait(member, lb.id).provisioning_status == "ACTIVE"

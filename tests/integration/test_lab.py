@@ -19,9 +19,6 @@ from tests.lab.control import Lab, LabError
 
 pytestmark = pytest.mark.lab
 
-# The noop network driver accepts any subnet id and reports it back.
-VIP_SUBNET = "5f1a7e8c-2b6d-4c1e-9a3f-0d4e5b6c7a81"
-
 
 def store_secret(conn, name: str, payload: bytes):
     return conn.key_manager.create_secret(
@@ -54,7 +51,7 @@ def test_member_creates_and_deletes_terminated_https_listener(lab: Lab):
         conn, f"lab-tls-{uuid.uuid4().hex[:8]}", tls.generate_bundle("lb.lab.test").pkcs12
     )
     lb = conn.load_balancer.create_load_balancer(
-        name=f"lab-lb-{uuid.uuid4().hex[:8]}", vip_subnet_id=VIP_SUBNET
+        name=f"lab-lb-{uuid.uuid4().hex[:8]}", vip_subnet_id=lab.lab_networks.ext_subnet_id
     )
     try:
         wait_active(conn, lb.id)
@@ -93,7 +90,7 @@ def test_garbage_pkcs12_is_rejected_by_octavia(lab: Lab):
     conn = lab.connect(lab.member_cloud)
     garbage = store_secret(conn, "lab-garbage", b"this is not a PKCS#12 bundle" + os.urandom(64))
     lb = conn.load_balancer.create_load_balancer(
-        name=f"lab-lb-{uuid.uuid4().hex[:8]}", vip_subnet_id=VIP_SUBNET
+        name=f"lab-lb-{uuid.uuid4().hex[:8]}", vip_subnet_id=lab.lab_networks.ext_subnet_id
     )
     try:
         wait_active(conn, lb.id)

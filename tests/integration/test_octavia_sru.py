@@ -23,6 +23,7 @@ from tests.infrastructure import require
 from tests.integration.conftest import start_lab
 from tests.integration.plan_helpers import admin_connection, inventory
 from tests.lab import amphora as lab_amphora
+from tests.lab.networks import EXT_SUBNET
 from tests.octavia_sru_install import install
 
 pytestmark = pytest.mark.lab
@@ -94,7 +95,7 @@ def test_run_test_plan_on_the_lab_amphora_tells_the_verdict_then_check_and_clean
                 "--keypair-name",
                 KEYPAIR,
                 "--vip-subnet",
-                str(uuid.uuid4()),
+                EXT_SUBNET,
                 "--reload-count",
                 "1",
                 "--lb-timeout",

@@ -26,6 +26,7 @@ from tests.integration.plan_helpers import (
     still_running,
 )
 from tests.lab import amphora as lab_amphora
+from tests.lab.networks import EXT_SUBNET
 
 pytestmark = pytest.mark.lab
 
@@ -45,7 +46,7 @@ def plan_ctx(lab, tmp_path):
 
 def _params(**overrides) -> PlanParams:
     base = {
-        "vip_subnet": str(uuid.uuid4()),
+        "vip_subnet": EXT_SUBNET,
         "lb_timeout": 120,
         "step_timeout": 60,
     }

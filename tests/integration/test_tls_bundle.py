@@ -59,7 +59,11 @@ def test_octavia_accepts_the_generated_bundle_and_refuses_garbage(lab, conn):
         payload_content_encoding="base64",
     )
     lb = loadbalancers.create_load_balancer(
-        conn, name="tls-check", vip_subnet_id=str(uuid.uuid4()), flavor_id=None, tags=[]
+        conn,
+        name="tls-check",
+        vip_subnet_id=lab.lab_networks.ext_subnet_id,
+        flavor_id=None,
+        tags=[],
     )
     try:
         loadbalancers.wait_lb_active(conn, lb.id, timeout=60)

@@ -40,6 +40,8 @@ def _env_lines(state: dict) -> list[str]:
         "LAB_DIR": state["dir"],
         "LAB_OCTAVIA_CONF": state["octavia_conf"],
         "LAB_VENV_PYTHON": state["python"],
+        # OVN's northbound database, for ovn-nbctl --db=$LAB_OVN_NB.
+        "LAB_OVN_NB": f"tcp:127.0.0.1:{state['ports']['ovn_nb']}",
     }
     return [f"export {k}={shlex.quote(str(v))}" for k, v in values.items()]
 

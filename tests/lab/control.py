@@ -1,5 +1,6 @@
-"""The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Nova API, Octavia
-API and worker with noop drivers, MariaDB, RabbitMQ), for the tests and the SRU plan.
+"""The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Nova API, Neutron
+with ML2/OVN on OVN's own databases and northd, Octavia API and worker, MariaDB, RabbitMQ), for
+the tests and the SRU plan.
 
 Every server binds 127.0.0.1 on a port picked at start (RabbitMQ's and Octavia's can be fixed,
 for callers inside their own network namespace), keeps its state under one temporary
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.lab import procs
 from tests.lab.files import tail, write_private
+from tests.lab.networks import LabNetworks, create_lab_networks
 from tests.lab.services import (
     REGION,
     Context,
@@ -39,8 +41,10 @@ from tests.lab.services import (
     barbican,
     keystone,
     mariadb,
+    neutron,
     nova,
     octavia,
+    ovn,
     rabbitmq,
 )
 from tests.lab.services.mariadb import MARIADBD
@@ -58,6 +62,10 @@ SERVICES = (
     "keystone",
     "barbican",
     "nova-api",
+    "ovn-nb",
+    "ovn-sb",
+    "ovn-northd",
+    "neutron-server",
     "octavia-api",
     "octavia-worker",
 )
@@ -66,14 +74,20 @@ SERVICES = (
 # the broker is back (a load balancer appears after the fault, in a later test), and the
 # worker reconnects only after a back-off that grows to 30 s.
 RESTART_WITH = {"rabbitmq": ("octavia-api", "octavia-worker")}
+# The processes that need no Keystone token to answer their probe.
+TOKENLESS = ("mariadb", "rabbitmq", "keystone", "ovn-nb", "ovn-sb", "ovn-northd")
+# The lab directory's own directories, and the ports it picks (in this order).
+LAB_SUBDIRS = ("logs", "bin", "mysql", "rabbitmq", "ovn", *keystone.SERVICE_USERS, "keystone")
+PORT_NAMES = ("mysql", "rabbitmq", "rabbit_dist", "epmd", "ovn_nb", "ovn_sb", "keystone")
+PORT_NAMES += ("barbican", "nova", "neutron", "octavia")
 DEFAULT_TTL = 2 * 3600.0
 # Bound on each phase of up(): a service that neither answers nor dies by then fails up().
 DEFAULT_START_TIMEOUT = 180.0
-DEBIAN_PACKAGES = ("mariadb-server", "rabbitmq-server")
+DEBIAN_PACKAGES = ("mariadb-server", "rabbitmq-server", "ovn-central", "openvswitch-common")
 # Each process's readiness probe, from the module of its service.
 _PROBES: dict[str, Callable[[Service, str | None], bool]] = {
     name: service.probe
-    for service in (mariadb, rabbitmq, keystone, barbican, nova, octavia)
+    for service in (mariadb, rabbitmq, ovn, keystone, barbican, nova, neutron, octavia)
     for name in service.PROCESSES
 }
 
@@ -93,6 +107,13 @@ def host_prerequisites() -> list[str]:
         missing.append("mariadb-server (mariadb-install-db)")
     if not shutil.which("epmd"):
         missing.append("erlang-base (epmd)")
+    for program, package in (
+        (ovn.OVSDB_SERVER, "openvswitch-common (ovsdb-server)"),
+        (ovn.OVSDB_TOOL, "openvswitch-common (ovsdb-tool)"),
+        (ovn.OVN_NORTHD, "ovn-central (ovn-northd)"),
+    ):
+        if not Path(program).exists():
+            missing.append(package)
     return missing
 
 
@@ -147,6 +168,8 @@ class Lab:
         self.python = Path()
         self.clouds_yaml = Path()
         self.octavia_conf = Path()
+        # ext_net and lb-mgmt-net with their subnets, once Neutron answers.
+        self.networks: LabNetworks | None = None
         self.ports: dict[str, int] = {}
         self.passwords: dict[str, str] = {}
         self.timings: dict[str, float] = {}
@@ -166,6 +189,13 @@ class Lab:
     @property
     def identity_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['keystone']}/v3"
+
+    @property
+    def lab_networks(self) -> LabNetworks:
+        """The ids of ext_net, ext_net_subnet, lb-mgmt-net and its subnet (once up)."""
+        if self.networks is None:
+            raise LabError("the lab's networks exist once it is up")
+        return self.networks
 
     def up(self) -> Lab:
         """Start every service; return once every API answers an authenticated request."""
@@ -232,7 +262,7 @@ class Lab:
         for dependant in dependants:
             self.stop_service(dependant)
         self._spawn(svc)
-        token = self._token() if name not in ("mariadb", "rabbitmq", "keystone") else None
+        token = self._token() if name not in TOKENLESS else None
         self._wait_ready([name], token=token)
         for dependant in dependants:
             self.start_service(dependant)
@@ -255,13 +285,21 @@ class Lab:
         return sorted(p for p, fields in procs.live_processes() if int(fields[2]) in groups)
 
     def rss_bytes(self) -> int:
-        total = 0
-        for pid in self.pids():
+        return sum(self.rss_by_service().values())
+
+    def rss_by_service(self) -> dict[str, int]:
+        """The resident memory of each service's process group (its server and children)."""
+        groups = {s.proc.pid: n for n, s in self._services.items() if s.proc}
+        rss = dict.fromkeys(groups.values(), 0)
+        for pid, fields in procs.live_processes():
+            name = groups.get(int(fields[2]))
+            if name is None:
+                continue
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        return total
+                        rss[name] += int(line.split()[1]) * 1024
+        return rss
 
     def service_pid(self, name: str) -> int | None:
         svc = self._services.get(name)
@@ -272,16 +310,15 @@ class Lab:
         parent = self._base_dir or Path(os.environ.get("LAB_BASE_DIR") or tempfile.gettempdir())
         parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="charmed-octavia-lab-", dir=parent))
-        for sub in ("logs", "bin", "mysql", "rabbitmq", "keystone", "barbican", "nova", "octavia"):
+        for sub in LAB_SUBDIRS:
             (self.dir / sub).mkdir(mode=0o700)
-        names = ("mysql", "rabbitmq", "rabbit_dist", "epmd", "keystone", "barbican", "nova")
-        self.ports = dict(zip((*names, "octavia"), procs.free_ports(len(names) + 1), strict=True))
+        self.ports = dict(zip(PORT_NAMES, procs.free_ports(len(PORT_NAMES)), strict=True))
         for name, fixed in (("rabbitmq", self.amqp_port), ("octavia", self.octavia_port)):
             if fixed:
                 self.ports[name] = fixed
         self.passwords = {
             k: secrets.token_urlsafe(18)
-            for k in ("db", "admin", "member", "keystone", "barbican", "nova", "octavia")
+            for k in ("db", "admin", "member", *keystone.SERVICE_USERS, "keystone")
         }
         self.clouds_yaml = self.dir / "clouds.yaml"
         self.octavia_conf = octavia.conf_path(self.dir)
@@ -301,6 +338,7 @@ class Lab:
                 "ports": self.ports,
                 "clouds_yaml": str(self.clouds_yaml),
                 "octavia_conf": str(self.octavia_conf),
+                "networks": self.networks.as_dict() if self.networks else None,
                 "python": str(self.python),
                 "services": {
                     n: {
@@ -375,26 +413,38 @@ class Lab:
             f_venv = pool.submit(timed("venv", ensure_venv))
             f_db = pool.submit(timed("mariadb", self._start_mariadb))
             f_mq = pool.submit(timed("rabbitmq", self._start_rabbitmq))
+            f_ovn = pool.submit(timed("ovn", self._start_ovn))
             self.passwords.setdefault("ca", secrets.token_hex(16))
             octavia.write_ca(self._context())
             self.python = f_venv.result() / "bin" / "python"
             self._write_configs()
             f_db.result()
             ctx = self._context()
+            f_keystone = pool.submit(timed("keystone", lambda: keystone.start(ctx)))
             jobs: list[Future] = [
-                pool.submit(timed("keystone", lambda: keystone.start(ctx))),
+                f_keystone,
                 pool.submit(timed("barbican", lambda: barbican.start(ctx))),
                 pool.submit(timed("nova-api", lambda: nova.start(ctx))),
             ]
+            f_neutron = pool.submit(
+                timed("neutron", lambda: self._start_neutron(ctx, f_mq, f_ovn))
+            )
+            f_net = pool.submit(
+                timed("networks", lambda: self._make_networks(f_keystone, f_neutron))
+            )
+            jobs += [f_neutron, f_net]
             if self.start_octavia:
-                jobs.append(pool.submit(timed("octavia", lambda: self._start_octavia(ctx, f_mq))))
+                jobs.append(
+                    pool.submit(timed("octavia", lambda: self._start_octavia(ctx, f_mq, f_net)))
+                )
             for job in jobs:
                 job.result()
             f_mq.result()
+            f_ovn.result()
         marks["spawned"] = time.monotonic() - t0
         self._wait_ready(["keystone"])
         token = self._token()
-        apis = ["barbican", "nova-api"]
+        apis = ["barbican", "nova-api", "neutron-server"]
         if self.start_octavia:
             apis += ["octavia-api", "octavia-worker"]
         self._wait_ready(apis, token=token)
@@ -484,9 +534,39 @@ class Lab:
         rabbitmq.configure(ctx)
         rabbitmq.start(ctx)
 
-    def _start_octavia(self, ctx: Context, broker: Future) -> None:
+    def _start_ovn(self) -> None:
+        ctx = self._context()
+        ovn.configure(ctx)
+        ovn.start(ctx)
+
+    def _start_neutron(self, ctx: Context, broker: Future, ovn_dbs: Future) -> None:
+        # The schema needs MariaDB only; the server needs the broker and OVN's databases.
+        neutron.start(ctx, backends_ready=lambda: (broker.result(), ovn_dbs.result()))
+
+    def _make_networks(self, *started: Future) -> None:
+        """ext_net and lb-mgmt-net, made as an admin makes them once Neutron answers; the
+        latter's id goes into octavia.conf's ``amp_boot_network_list``."""
+        for job in started:  # Keystone's and Neutron's: both are spawned
+            job.result()
+        self._wait_ready(["keystone"])
+        self._wait_ready(["neutron-server"], token=self._token())
+        conn = self.connect(self.admin_cloud)
+        try:
+            self.networks = create_lab_networks(conn)
+        finally:
+            conn.close()
+        octavia.use_management_network(self._context(), self.networks.mgmt_net_id)
+        self._record_state()
+
+    def _start_octavia(self, ctx: Context, broker: Future, networks: Future) -> None:
         # The worker declares its queues on RabbitMQ as it starts: it waits for the broker.
-        octavia.start(ctx, broker_ready=broker.result, worker_pythonpath=self.worker_pythonpath)
+        # Both read amp_boot_network_list at start: they wait for the lab's networks.
+        octavia.start(
+            ctx,
+            broker_ready=broker.result,
+            networks_ready=networks.result,
+            worker_pythonpath=self.worker_pythonpath,
+        )
 
     def _write_configs(self) -> None:
         """The OpenStack services' configuration (the venv is ready: they copy files from it)
@@ -496,6 +576,7 @@ class Lab:
         keystone.configure(ctx)
         barbican.configure(ctx)
         nova.configure(ctx)
+        neutron.configure(ctx)
         octavia.configure(ctx, overrides=self.octavia_overrides)
         self._write_clouds_yaml()
 

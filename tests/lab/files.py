@@ -34,6 +34,15 @@ def write_ini(path: Path, sections: Mapping[str, Mapping[str, str]], mode: int =
         parser.write(f)
 
 
+def read_ini(path: Path) -> Sections:
+    """The sections of an INI file written by ``write_ini`` (``DEFAULT`` included)."""
+    # No default section: DEFAULT reads as a section of its own, not into every other.
+    parser = configparser.RawConfigParser(default_section="\0")
+    parser.optionxform = str  # type: ignore[assignment]  # keep option case
+    parser.read(path)
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
 def merge_sections(base: Sections, extra: Mapping[str, Mapping[str, str]] | None) -> Sections:
     """``base`` with the options of ``extra`` added or replaced, section by section."""
     merged = {k: dict(v) for k, v in base.items()}

@@ -25,6 +25,7 @@ SERVERS = (
     "barbican==18.0.0",
     "nova==29.4.0",
     "octavia==14.0.2",
+    "neutron==24.2.2",
     "gunicorn",
     "PyMySQL",
     "python-memcached",
@@ -33,7 +34,10 @@ SERVERS = (
 )
 
 # Imported after the build to prove the venv works; a failure discards the build.
-SMOKE_IMPORTS = "import octavia.opts, keystone, barbican, nova, gunicorn, pymysql"
+SMOKE_IMPORTS = (
+    "import octavia.opts, keystone, barbican, nova, gunicorn, pymysql, "
+    "neutron.plugins.ml2.drivers.ovn.mech_driver.mech_driver"
+)
 
 BASE_PYTHON_ENV = "LAB_PYTHON"
 

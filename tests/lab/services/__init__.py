@@ -1,5 +1,6 @@
-"""The lab's services, one module each: ``mariadb``, ``rabbitmq``, ``keystone``, ``barbican``,
-``nova`` (its API only) and ``octavia`` (API and worker).
+"""The lab's services, one module each: ``mariadb``, ``rabbitmq``, ``ovn`` (``ovn-central``:
+both OVSDB servers and ``ovn-northd``), ``keystone``, ``barbican``, ``nova`` (its API only),
+``neutron`` (``neutron-server``, ML2/OVN) and ``octavia`` (API and worker).
 
 Every module has the same interface, driven by ``tests.lab.control.Lab`` in the order (and
 parallelism) of ``Lab._bring_up``:
@@ -12,10 +13,13 @@ parallelism) of ``Lab._bring_up``:
   answers (``token``: a Keystone admin token, for the APIs behind keystonemiddleware).
 
 Octavia's ``configure`` and ``start`` take keyword arguments on top: the lab's octavia.conf
-overrides, the worker's PYTHONPATH, and ``broker_ready``, called before the worker spawns.
+overrides, the worker's PYTHONPATH, ``networks_ready`` (called before the API spawns: the lab's
+``lb-mgmt-net`` is then in octavia.conf) and ``broker_ready`` (before the worker spawns);
+Neutron's ``start`` takes ``backends_ready``, called between its schema and its server.
 The modules share this package's ``Context`` (what a service needs from the lab), the
 ``Service`` record of a process, and the helpers below; each module also exports what others
-configure with (``mariadb.url``, ``rabbitmq.transport_url``, ``keystone.authtoken``).
+configure with (``mariadb.url``, ``mariadb.migrate_cached``, ``rabbitmq.transport_url``,
+``keystone.authtoken``, ``ovn.db_url``).
 """
 
 from __future__ import annotations

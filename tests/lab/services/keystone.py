@@ -15,7 +15,7 @@ from tests.lab.services import POLICY, REGION, Context, Service, http_ok, mariad
 
 PROCESSES = ("keystone",)
 SETUP_SCRIPT = Path(__file__).resolve().parent.parent / "keystone_setup.py"
-SERVICE_USERS = ("barbican", "nova", "octavia")
+SERVICE_USERS = ("barbican", "nova", "neutron", "octavia")
 # Octavia's roles, and Barbican's "creator" for the member's secrets.
 EXTRA_ROLES = (
     "load-balancer_observer",
@@ -91,6 +91,7 @@ def _setup_spec(ctx: Context) -> dict[str, Any]:
         ("nova", "compute", f"http://127.0.0.1:{ports['nova']}/v2.1"),
         ("octavia", "load-balancer", f"http://127.0.0.1:{ports['octavia']}"),
         ("barbican", "key-manager", f"http://127.0.0.1:{ports['barbican']}"),
+        ("neutron", "network", f"http://127.0.0.1:{ports['neutron']}"),
     )
     return {
         "config": str(ctx.dir / "keystone" / "keystone.conf"),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.lab.services import Context, Service, port_listening
+from tests.lab.venv import cache_dir
 
 PROCESSES = ("mariadb",)
 MARIADBD = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld")
-DATABASES = ("keystone", "barbican", "nova_api", "nova", "octavia")
+DATABASES = ("keystone", "barbican", "nova_api", "nova", "octavia", "neutron")
 _ENV_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -75,6 +78,47 @@ def start(ctx: Context) -> None:
         "GRANT ALL PRIVILEGES ON *.* TO 'lab'@'127.0.0.1';"
     )
     ctx.run("mariadb", ["mariadb", f"--socket={sock}", "-uroot", "-e", sql], env=env)
+
+
+def _socket(ctx: Context) -> Path:
+    return ctx.dir / "mysql" / "mysqld.sock"
+
+
+def _env(ctx: Context) -> dict[str, str]:
+    return {"PATH": _ENV_PATH, "HOME": str(ctx.dir / "mysql"), "LANG": "C.UTF-8"}
+
+
+def schema_cache(ctx: Context, db: str) -> Path:
+    """Where the migrated schema of ``db`` is kept for this lab venv (its pins' key)."""
+    return cache_dir() / "schemas" / f"{db}-{ctx.venv_root.name}.sql"
+
+
+def migrate_cached(ctx: Context, name: str, db: str, migrate: Callable[[], None]) -> None:
+    """The schema of ``db``: loaded from the cache when this venv has migrated it before;
+    otherwise ``migrate()`` runs and its result is dumped into the cache (a dump is renamed into
+    place whole, so a concurrent lab reads a complete one or migrates itself)."""
+    cached = schema_cache(ctx, db)
+    client = ["mariadb", f"--socket={_socket(ctx)}", "-uroot"]
+    if cached.is_file():
+        ctx.run(name, [*client, db, "-e", f"source {cached}"], env=_env(ctx))
+        return
+    migrate()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+    ctx.run(
+        name,
+        [
+            "mariadb-dump",
+            f"--socket={_socket(ctx)}",
+            "-uroot",
+            "--skip-dump-date",
+            "--single-transaction",
+            f"--result-file={partial}",
+            db,
+        ],
+        env=_env(ctx),
+    )
+    os.replace(partial, cached)
 
 
 def admin_sql(ctx: Context, sql: str) -> None:

@@ -1,5 +1,7 @@
-"""Octavia: the lab's load-balancer API and worker (noop drivers unless overridden), and the CA
-the worker needs for amphora certificates even with the noop amphora driver."""
+"""Octavia: the lab's load-balancer API and worker, and the CA the worker needs for amphora
+certificates even with the noop amphora driver. The API checks flavors against Nova and VIPs
+against Neutron (``API_DRIVERS``); the worker's drivers are noop unless overridden (the lab
+amphora's replaces the amphora driver)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tests.lab.files import Sections, merge_sections, write_ini, write_private
+from tests.lab.files import Sections, merge_sections, read_ini, write_ini, write_private
 from tests.lab.services import (
     POLICY,
     REGION,
@@ -22,6 +24,14 @@ from tests.lab.services import (
 )
 
 PROCESSES = ("octavia-api", "octavia-worker")
+# The API's drivers over octavia.conf's: Nova checks a flavor's compute flavor; Neutron (the
+# allowed-address-pairs driver) checks the VIP subnet and network, and creates the VIP port
+# on it. The worker keeps the noop network driver: plugging a VIP port needs a Nova server's
+# interface, and its amphorae are the noop compute's.
+API_DRIVERS = {
+    "compute_driver": "compute_nova_driver",
+    "network_driver": "allowed_address_pairs_driver",
+}
 # The worker logs this once its RPC consumer has declared its queues on RabbitMQ.
 WORKER_READY_MARK = "Creating fanout queue: octavia_provisioning_v2"
 
@@ -79,7 +89,8 @@ def _controller_worker(ctx: Context) -> dict[str, str]:
         "amp_ssh_key_name": "amphora-backdoor",
         "amp_image_tag": "amphora",
         "amp_flavor_id": "amphora",
-        "amp_boot_network_list": "00000000-0000-4000-8000-000000000001",
+        # The lab's lb-mgmt-net, once Neutron has made it (use_management_network).
+        "amp_boot_network_list": "",
         "amp_secgroup_list": "00000000-0000-4000-8000-000000000002",
         "loadbalancer_topology": "SINGLE",
         "client_ca": str(ca_paths(ctx.dir)[0]),
@@ -127,25 +138,32 @@ def configure(ctx: Context, *, overrides: Mapping[str, Mapping[str, str]] | None
     extra file adding the Nova compute driver. Needs the CA (``write_ca``) first."""
     (ctx.dir / "octavia" / "lock").mkdir()
     write_ini(conf_path(ctx.dir), merge_sections(_sections(ctx), overrides))
-    write_ini(
-        ctx.dir / "octavia" / "octavia-api.conf",
-        {"controller_worker": {"compute_driver": "compute_nova_driver"}},
-    )
+    write_ini(ctx.dir / "octavia" / "octavia-api.conf", {"controller_worker": API_DRIVERS})
+
+
+def use_management_network(ctx: Context, network_id: str) -> None:
+    """Put the lab's management network into octavia.conf's ``amp_boot_network_list``."""
+    sections = read_ini(conf_path(ctx.dir))
+    sections["controller_worker"]["amp_boot_network_list"] = network_id
+    write_ini(conf_path(ctx.dir), sections)
 
 
 def start(
     ctx: Context,
     *,
     broker_ready: Callable[[], object],
+    networks_ready: Callable[[], object] = lambda: None,
     worker_pythonpath: Sequence[Path] = (),
 ) -> None:
-    """Migrate the schema, start the API under gunicorn, then (once ``broker_ready`` returns)
-    the worker, with ``worker_pythonpath`` as its PYTHONPATH when given."""
+    """Migrate the schema, start the API under gunicorn once ``networks_ready`` returns (the
+    management network is in octavia.conf), then (once ``broker_ready`` returns) the worker,
+    with ``worker_pythonpath`` as its PYTHONPATH when given."""
     conf = conf_path(ctx.dir)
     ctx.run(
         "octavia-api",
         [str(ctx.venv_bin / "octavia-db-manage"), "--config-file", str(conf), "upgrade", "head"],
     )
+    networks_ready()
     svc = ctx.gunicorn("octavia-api", ctx.ports["octavia"], conf)
     svc.env["LAB_APP_EXTRA_CONFIG"] = str(ctx.dir / "octavia" / "octavia-api.conf")
     ctx.spawn(svc)
