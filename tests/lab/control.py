@@ -168,7 +168,7 @@ class Lab:
         self.python = Path()
         self.clouds_yaml = Path()
         self.octavia_conf = Path()
-        # ext_net and lb-mgmt-net with their subnets, once Neutron answers.
+        # ext_net and lab-amp-boot-net with their subnets, once Neutron answers.
         self.networks: LabNetworks | None = None
         self.ports: dict[str, int] = {}
         self.passwords: dict[str, str] = {}
@@ -192,7 +192,7 @@ class Lab:
 
     @property
     def lab_networks(self) -> LabNetworks:
-        """The ids of ext_net, ext_net_subnet, lb-mgmt-net and its subnet (once up)."""
+        """The ids of ext_net, ext_net_subnet, lab-amp-boot-net and its subnet (once up)."""
         if self.networks is None:
             raise LabError("the lab's networks exist once it is up")
         return self.networks
@@ -544,7 +544,7 @@ class Lab:
         neutron.start(ctx, backends_ready=lambda: (broker.result(), ovn_dbs.result()))
 
     def _make_networks(self, *started: Future) -> None:
-        """ext_net and lb-mgmt-net, made as an admin makes them once Neutron answers; the
+        """ext_net and lab-amp-boot-net, made as an admin makes them once Neutron answers; the
         latter's id goes into octavia.conf's ``amp_boot_network_list``."""
         for job in started:  # Keystone's and Neutron's: both are spawned
             job.result()

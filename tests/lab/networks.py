@@ -1,6 +1,6 @@
 """The lab's networks, made through Neutron's API as a cloud's admin makes them: the external
 network the SRU plan's VIPs are on (``ext_net`` / ``ext_net_subnet``, the name the plan is
-given) and Octavia's management network (``lb-mgmt-net``, in ``amp_boot_network_list``)."""
+given) and Octavia's management network (``lab-amp-boot-net``, in ``amp_boot_network_list``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ EXT_NET = "ext_net"
 EXT_SUBNET = "ext_net_subnet"
 # TEST-NET-2 (RFC 5737): what Octavia's noop network driver reports as a VIP.
 EXT_CIDR = "198.51.100.0/24"
-MGMT_NET = "lb-mgmt-net"
-MGMT_SUBNET = "lb-mgmt-subnet"
+# Not named lb-mgmt-net: that name is configure-resources' own, and it refuses to adopt an
+# untagged namesake (tests/integration/test_configure_resources.py creates the real one).
+MGMT_NET = "lab-amp-boot-net"
+MGMT_SUBNET = "lab-amp-boot-subnet"
 MGMT_CIDR = "172.31.0.0/24"
 
 
@@ -35,8 +37,8 @@ class LabNetworks:
 
 
 def create_lab_networks(conn: openstack.connection.Connection) -> LabNetworks:
-    """ext_net (flat, external, shared) with ext_net_subnet, and lb-mgmt-net (the admin's tenant
-    network) with its subnet."""
+    """ext_net (flat, external, shared) with ext_net_subnet, and lab-amp-boot-net (the
+    admin's tenant network) with its subnet."""
     # Shared as well as external: the lab's member puts load balancers' VIPs on it, and
     # Neutron shows an external network's subnets to other projects only when shared.
     ext = conn.network.create_network(

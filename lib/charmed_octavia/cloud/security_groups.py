@@ -21,6 +21,15 @@ AGENT_PORT = 9443
 HEALTH_PORT = 5555
 
 
+# Neutron takes a protocol by any of its names or numbers and answers with the one it
+# stores (ICMPv6 created as "icmpv6" reads back "ipv6-icmp"): rules compare by these.
+_PROTOCOL_NAMES = {"icmpv6": "ipv6-icmp", "58": "ipv6-icmp", "1": "icmp", "6": "tcp", "17": "udp"}
+
+
+def _protocol(name: str | None) -> str | None:
+    return _PROTOCOL_NAMES.get(str(name).lower(), str(name).lower()) if name else name
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     protocol: str
@@ -40,7 +49,7 @@ class Rule:
     def matches(self, rule: Any) -> bool:
         return (
             rule.direction == "ingress"
-            and rule.protocol == self.protocol
+            and _protocol(rule.protocol) == _protocol(self.protocol)
             and rule.ether_type == self.ethertype
             and rule.port_range_min == self.port
             and rule.port_range_max == self.port

@@ -14,7 +14,7 @@ parallelism) of ``Lab._bring_up``:
 
 Octavia's ``configure`` and ``start`` take keyword arguments on top: the lab's octavia.conf
 overrides, the worker's PYTHONPATH, ``networks_ready`` (called before the API spawns: the lab's
-``lb-mgmt-net`` is then in octavia.conf) and ``broker_ready`` (before the worker spawns);
+``lab-amp-boot-net`` is then in octavia.conf) and ``broker_ready`` (before the worker spawns);
 Neutron's ``start`` takes ``backends_ready``, called between its schema and its server.
 The modules share this package's ``Context`` (what a service needs from the lab), the
 ``Service`` record of a process, and the helpers below; each module also exports what others

@@ -89,7 +89,7 @@ def _controller_worker(ctx: Context) -> dict[str, str]:
         "amp_ssh_key_name": "amphora-backdoor",
         "amp_image_tag": "amphora",
         "amp_flavor_id": "amphora",
-        # The lab's lb-mgmt-net, once Neutron has made it (use_management_network).
+        # The lab's lab-amp-boot-net, once Neutron has made it (use_management_network).
         "amp_boot_network_list": "",
         "amp_secgroup_list": "00000000-0000-4000-8000-000000000002",
         "loadbalancer_topology": "SINGLE",

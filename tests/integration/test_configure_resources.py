@@ -1,0 +1,117 @@
+"""configure-resources' library against the lab's real Neutron and Nova: the management
+network, security groups, amphora flavor, keypair and quotas made once, found by the existing
+charm's tags after, and a conflict refused with nothing created."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from charmed_octavia.cloud import connection, mgmt_resources, networks, security_groups, tags
+from charmed_octavia.cloud.outcomes import ConflictError
+
+from tests.infrastructure import require
+from tests.integration.plan_helpers import admin_connection
+
+pytestmark = pytest.mark.lab
+
+
+def _public_key() -> str:
+    """A real public key: Nova computes its fingerprint, and refuses made-up key material."""
+    import asyncssh
+
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+
+
+PUBLIC_KEY = _public_key()
+
+
+@pytest.fixture
+def conn(lab):
+    conn = admin_connection(lab)
+    require(
+        None
+        if "network" in connection.service_types(conn)
+        else "no network service in the lab's catalog",
+        "Neutron",
+    )
+    return conn
+
+
+@pytest.fixture
+def cleanup(conn):
+    """Deletes, after the test, everything tagged as the charm tags it."""
+    yield
+    net = conn.network
+    for router in net.routers(tags=tags.TAG):
+        for port in net.ports(device_id=router.id):
+            for ip in port.fixed_ips:
+                net.remove_interface_from_router(router, ip["subnet_id"])
+        net.delete_router(router)
+    for network in net.networks(tags=tags.TAG):
+        net.delete_network(network)
+    for tag in (tags.TAG, tags.HEALTH_TAG):
+        for group in net.security_groups(tags=tag):
+            net.delete_security_group(group)
+    flavor = conn.compute.find_flavor("charm-octavia", ignore_missing=True)
+    if flavor is not None:
+        conn.compute.delete_flavor(flavor)
+    conn.compute.delete_keypair("lab-amp-key", ignore_missing=True)
+
+
+def _spec() -> mgmt_resources.ResourcesSpec:
+    return mgmt_resources.ResourcesSpec(keypair_name="lab-amp-key", public_key=PUBLIC_KEY)
+
+
+def test_first_run_creates_everything_and_the_second_reuses_it(conn, cleanup):
+    # Act
+    first = mgmt_resources.configure(conn, _spec())
+    second = mgmt_resources.configure(conn, _spec())
+
+    # Assert
+    assert {e.kind for e in first.ensured if e.created} >= {
+        "network",
+        "subnet-ipv6",
+        "router",
+        "secgroup-mgmt",
+        "secgroup-health",
+        "nova-flavor",
+        "keypair",
+    }
+    assert [e for e in second.ensured if e.created and e.kind != "quotas"] == []
+    assert (second.boot_network, second.secgroup, second.flavor) == (
+        first.boot_network,
+        first.secgroup,
+        first.flavor,
+    )
+    subnet = next(conn.network.subnets(network_id=first.boot_network))
+    # Neutron answers the CIDR compressed (…:17::/64 for the existing charm's …:0017::/64).
+    assert ipaddress.ip_network(subnet.cidr) == ipaddress.ip_network(
+        networks.ula_cidr(first.boot_network)
+    )
+    assert subnet.ipv6_address_mode == "slaac"
+    flavor = conn.compute.get_flavor(first.flavor)
+    assert (flavor.vcpus, flavor.ram, flavor.disk, flavor.is_public) == (1, 1024, 8, False)
+    rules = list(conn.network.security_group_rules(security_group_id=first.health_secgroup))
+    assert {(r.protocol, r.port_range_min) for r in rules if r.direction == "ingress"} == {
+        ("ipv6-icmp", None),  # as Neutron stores ICMPv6
+        ("udp", security_groups.HEALTH_PORT),
+    }
+    quota = conn.network.get_quota(conn.current_project_id)
+    assert quota.ports == -1
+
+
+def test_an_untagged_namesake_is_refused_and_nothing_is_created(conn, cleanup):
+    # Arrange
+    squatter = conn.network.create_network(name=networks.NETWORK)
+    try:
+        # Act
+        with pytest.raises(ConflictError) as raised:
+            mgmt_resources.configure(conn, _spec())
+
+        # Assert
+        assert "not the tag charm-octavia" in str(raised.value)
+        assert list(conn.network.security_groups(tags=tags.TAG)) == []
+        assert conn.compute.find_flavor("charm-octavia", ignore_missing=True) is None
+    finally:
+        conn.network.delete_network(squatter)
