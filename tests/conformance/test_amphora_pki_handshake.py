@@ -24,27 +24,10 @@ from cryptography.x509.oid import NameOID
 from ops import testing
 
 import charm
-from tests.infrastructure import require
 from tests.unit.charm.states import full_state, jammy_machine
 
 SIGN = Path(__file__).with_name("sign_amphora_cert.py")
 AMPHORA_ID = "6b2f5b8e-1d3c-4e55-9a0b-3c1f2e4d5a6b"
-
-
-@pytest.fixture(scope="module")
-def octavia_python() -> Path:
-    from tests.lab import venv
-
-    try:
-        root = venv.ensure_venv()
-    except Exception as e:  # any build failure means: cannot check here
-        require(
-            f"cannot be built here ({type(e).__name__}: {e}); it needs Python 3.11+ and "
-            "access to PyPI once (then it is cached)",
-            "the Octavia 14.0.x virtualenv",
-        )
-        raise
-    return root / "bin" / "python"
 
 
 @pytest.fixture(scope="module")

@@ -13,27 +13,10 @@ from pathlib import Path
 import pytest
 from charmed_octavia.unit import machine, render
 
-from tests.infrastructure import require
 from tests.unit.charm_data import full_render_input
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = Path(__file__).with_name("check_octavia_conf.py")
-
-
-@pytest.fixture(scope="module")
-def octavia_python() -> Path:
-    from tests.lab import venv
-
-    try:
-        root = venv.ensure_venv()
-    except Exception as e:  # any build failure means: cannot check here
-        require(
-            f"cannot be built here ({type(e).__name__}: {e}); it needs Python 3.11+ and "
-            "access to PyPI once (then it is cached)",
-            "the Octavia 14.0.x virtualenv",
-        )
-        raise
-    return root / "bin" / "python"
 
 
 def _check(python: Path, conf: Path, values: tuple[str, ...] = ()) -> dict:

@@ -16,14 +16,12 @@ from charmed_octavia.unit import amphora_pki
 from cryptography import x509
 from ops import testing
 
-import charm
 from tests.certificates import lb_mgmt_options, self_signed
 from tests.unit.charm.states import (
     amqp,
     full_state,
     generated_pki,
     identity,
-    jammy_machine,
     peer,
     pki_secret,
     pki_shared,
@@ -46,18 +44,6 @@ SHARED = {
     "server-certs-key-passphrase": "p" * 32,
     "db-synced-version": "2:14.0.0-0ubuntu1",
 }
-
-
-@pytest.fixture
-def machine(tmp_path, monkeypatch) -> FakeMachine:
-    fake = jammy_machine(tmp_path)
-    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
-    return fake
-
-
-@pytest.fixture
-def ctx() -> testing.Context:
-    return testing.Context(charm.OctaviaCharm)
 
 
 def read(machine: FakeMachine, path: str) -> str:
