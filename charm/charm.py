@@ -449,9 +449,20 @@ class OctaviaCharm(ops.CharmBase):
         """Render what the peer data now holds, as any event would."""
         self._on_event(None)
 
+    def amphora_public_key(self) -> str:
+        """This unit's amphora SSH public key (made once), whose private half the plan's
+        SSH checks use."""
+        from charmed_octavia.amphora import ssh
+
+        return ssh.ensure_keypair(self._state_dir / "ssh")[1]
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.workload.root / STATE_DIR.relative_to("/")
+
     def action_context(self, config: CharmConfig) -> ActionContext:
         """Plain values and factories the action handlers work with."""
-        state = self.workload.root / STATE_DIR.relative_to("/")
+        state = self._state_dir
         return ActionContext(
             config=config,
             connect=lambda: self._connect(config),

@@ -1,7 +1,8 @@
 """configure-resources: an action of the unit (not an ``octavia-sru`` command). The leader
 ensures the amphora resources with the service credentials, shares their ids through the peer
 relation's application data, and renders them at once; the other units render them on the
-peer relation's change.
+peer relation's change. A keypair named without amp-ssh-pub-key gets the leader's own amphora
+key, the one run-test-plan's SSH checks then log in with.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class UnitCharm(Protocol):
     def connect(self, config: CharmConfig) -> Connection: ...
     def redact(self, text: str) -> str: ...
     def reconcile_now(self) -> None: ...
+    def amphora_public_key(self) -> str: ...
 
 
 def configure_resources(event: ops.ActionEvent, charm: UnitCharm) -> None:
@@ -49,10 +51,12 @@ def configure_resources(event: ops.ActionEvent, charm: UnitCharm) -> None:
     if config is None:
         event.fail(f"configure-resources: invalid config: {error}")
         return
+    unit_key = resources.wants_unit_key(config)
     try:
+        spec = resources.spec(config, charm.amphora_public_key() if unit_key else "")
         conn = charm.connect(config)
         with catalog.naming(conn):
-            configured = mgmt_resources.configure(conn, resources.spec(config))
+            configured = mgmt_resources.configure(conn, spec)
     except Exception as e:
         # A conflict or a missing resource has changed nothing (every lookup runs first).
         event.fail(f"configure-resources: {charm.redact(describe_error(e))}")
@@ -69,7 +73,10 @@ def configure_resources(event: ops.ActionEvent, charm: UnitCharm) -> None:
         configured.flavor,
     )
     charm.reconcile_now()
-    event.set_results(resources.results(configured, config.amp_ssh_key_name))
+    results = resources.results(configured, config.amp_ssh_key_name)
+    if configured.keypair:
+        results["keypair-key"] = "this unit's amphora key" if unit_key else "amp-ssh-pub-key"
+    event.set_results(results)
 
 
 HANDLERS: dict[str, Callable[[ops.ActionEvent, UnitCharm], None]] = {

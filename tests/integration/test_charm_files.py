@@ -6,6 +6,11 @@ octavia-api under a real apache2 with mod_wsgi, and drive octavia-worker: a load
 created through that API goes ACTIVE and is deleted cleanly. Only Octavia's noop drivers are
 layered on the charm's octavia.conf.
 
+The charm's configure-resources action makes the amphorae's resources in the lab's Neutron and
+Nova, and the charm renders their ids; a worker on Octavia's Nova compute driver then has the
+lab's Nova API accept the amphora server they describe (image from the lab's Glance), and
+refuse it when the boot network is one Neutron does not have.
+
 The run is ``tests.lab.charm_api``, inside new network, PID and mount namespaces (the site
 listens on 9876 on every interface and the charm assumes RabbitMQ on 5672): it reports in
 JSON, judged here.
@@ -25,7 +30,7 @@ from charmed_octavia.unit import machine
 from tests import unit_root
 from tests.infrastructure import require
 from tests.integration.conftest import lab_skip_reason
-from tests.lab import charm_unit, venv
+from tests.lab import charm_inputs, charm_unit, venv
 from tests.lab.control import install_host_packages
 
 pytestmark = pytest.mark.lab
@@ -91,6 +96,8 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
         logs = "\n".join(f"--- {k} ---\n{v}" for k, v in report.get("logs", {}).items())
         pytest.fail(f"{report['error']}\n{logs}", pytrace=False)
     charm = report["charm"]
+    # Waiting for the amphorae's resources until configure-resources made them; then ready.
+    assert charm["installed"] == "waiting: Run the configure-resources action"
     assert charm["status"] == "active: Unit is ready"
     assert charm["files"][machine.OCTAVIA_CONF] == PRIVATE
     assert charm["files"][machine.APACHE_SITE] == PUBLIC
@@ -127,3 +134,43 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
         "worker_alive": True,
         "apache_alive": True,
     }
+    assert_the_charms_resources_build_an_amphora_as_far_as_nova(report)
+
+
+def assert_the_charms_resources_build_an_amphora_as_far_as_nova(report: dict) -> None:
+    """configure-resources made the resources in the lab's Neutron and Nova, the charm rendered
+    their ids, and Nova accepted the amphora server they describe (and refused it with an
+    unknown network: the acceptance was a validation)."""
+    made = report["charm"]["configure_resources"]
+    assert (made["created"], made["reused"]) == ("7", "0"), made
+    resources = report["resources"]
+    (network,) = resources["networks"]
+    (secgroup,) = resources["secgroups"]
+    assert resources["rendered"] == {
+        "amp_boot_network_list": network,
+        "amp_secgroup_list": secgroup,
+        "amp_flavor_id": resources["flavor"],
+        "amp_ssh_key_name": charm_inputs.KEYPAIR,
+    }
+    assert made["network"].split()[1] == network
+    assert resources["octavias_keypair"] is True
+    compute = report["compute"]
+    accepted = compute["accepted"]
+    server = accepted["server_while_waiting"]
+    assert (server["status"], server["flavor"], server["key_name"], server["image"]) == (
+        "BUILD",
+        "charm-octavia",
+        charm_inputs.KEYPAIR,
+        compute["image"],
+    ), accepted
+    assert server["name"].startswith("amphora-")
+    # No compute host: Octavia's wait for ACTIVE runs out and its revert deletes the server.
+    assert accepted["statuses"] == ["PENDING_CREATE", "ERROR"], accepted
+    assert accepted["reverted_compute_create"] is True, accepted
+    assert accepted["server_after"] == {}
+    assert accepted["nova_refused_unknown_network"] is False
+    unknown = compute["unknown_network"]
+    assert unknown["nova_refused_unknown_network"] is True, unknown
+    assert unknown["server_while_waiting"] == {}
+    assert unknown["statuses"] == ["PENDING_CREATE", "ERROR"], unknown
+    assert accepted["worker_alive"] and unknown["worker_alive"]

@@ -10,14 +10,19 @@ private there, and every process dies with the namespace. In order, it
 1. brings ``lo`` up, hides this machine's ``/run`` (apache's pid file, locks and sockets go
    there) under a tmpfs, and starts a lab whose RabbitMQ listens on 5672 and whose catalog
    publishes Octavia on 9876, without the lab's own Octavia;
-2. creates the accounts the provider charms would, and runs the charm's install hook under
-   ``ops.testing`` with the providers' data (``tests.lab.charm_inputs``);
+2. creates the accounts the provider charms would, and runs the charm's install hook and its
+   configure-resources action under ``ops.testing`` with the providers' data
+   (``tests.lab.charm_inputs``): the action makes the amphorae's network, security groups,
+   flavor and keypair in the lab's Neutron and Nova, and the charm renders their ids;
 3. places the files the charm wrote on an Octavia unit (``tests.lab.charm_unit``), with the
    noop drivers layered on, runs the schema migration the charm ran, and starts apache2 and
    octavia-worker there;
 4. as the lab's member, creates a load balancer through that API and waits for ACTIVE, adds
    a TERMINATED_HTTPS listener from a Barbican secret and waits for ACTIVE again, deletes
    the load balancer and waits until it is gone;
+5. uploads the amphora image to the lab's Glance and, with a worker on Octavia's Nova compute
+   driver, has Nova accept the amphora server the charm's ids describe, and refuse it with an
+   unknown boot network (``tests.lab.charm_compute``);
 
 and prints one JSON object (no secret in it) for the test to judge; on failure it has an
 ``error`` and the logs' tails, with every secret replaced by ``***``.
@@ -43,16 +48,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from charmed_octavia.unit import machine, relations
 
-from tests.lab import procs
+from tests.lab import charm_compute, procs
 from tests.lab.charm_inputs import (
     Rendered,
+    amphora_config,
     create_accounts,
     operator_config,
     provider_data,
@@ -60,6 +65,7 @@ from tests.lab.charm_inputs import (
 )
 from tests.lab.charm_unit import APACHE_LOGS, SYSTEM_PYTHON, OctaviaUnit
 from tests.lab.control import Lab
+from tests.lab.procs import started, wait_for
 from tests.lab.services.octavia import WORKER_READY_MARK
 
 # Where the charm's site listens, and the RabbitMQ port it assumes without ssl_port.
@@ -67,8 +73,9 @@ API_PORT = relations.API_PORT
 AMQP_PORT = relations.AMQP_PORT
 # The noop network driver accepts any subnet id.
 VIP_SUBNET = "5f1a7e8c-2b6d-4c1e-9a3f-0d4e5b6c7a81"
-# What cannot run here, layered on the charm's octavia.conf: no Nova, Neutron, Glance or
-# amphorae, so Octavia's noop drivers stand in for them.
+# What cannot run here, layered on the charm's octavia.conf: no amphora VM, so no Nova
+# server to plug a VIP port into; Octavia's noop drivers stand in (step 5 swaps the compute
+# and image drivers back for the real ones).
 NOOP_OVERLAY = {
     "controller_worker": {
         "amphora_driver": "amphora_noop_driver",
@@ -78,7 +85,6 @@ NOOP_OVERLAY = {
         "volume_driver": "volume_noop_driver",
     },
 }
-WAIT = 180.0
 
 
 @dataclass
@@ -113,37 +119,6 @@ def prepare_namespace() -> None:
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
     Path("/run/lock").mkdir(mode=0o1777)
     os.chmod("/run/lock", 0o1777)  # noqa: S103 - /run/lock is 1777 on Debian and Ubuntu
-
-
-@contextlib.contextmanager
-def started(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    """Stop the process group of ``proc`` (one we started) on the way out."""
-    try:
-        yield proc
-    finally:
-        procs.stop_group(proc.pid)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
-
-def wait_for(
-    what: str,
-    ready: Callable[[], object],
-    timeout: float = WAIT,
-    proc: subprocess.Popen | None = None,
-) -> object:
-    """``ready()``'s first true result, polled; raises once ``timeout`` passes or ``proc``
-    exits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = ready()
-        if result:
-            return result
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited ({proc.returncode})")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not after {timeout:.0f}s")
-        time.sleep(0.5)
 
 
 def http_status(url: str, token: str | None = None) -> int:
@@ -254,6 +229,13 @@ def exercise_load_balancer(lab: Lab) -> dict[str, Any]:
 # -- the run ---------------------------------------------------------------------------------
 
 
+def public_key() -> str:
+    """A real OpenSSH public key (Nova computes its fingerprint) for the amphorae's keypair."""
+    import asyncssh
+
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+
+
 def conf_secrets(text: str) -> list[str]:
     """The secret values of a rendered octavia.conf (to keep them out of the report)."""
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
@@ -277,6 +259,8 @@ def charm_report(rendered: Rendered) -> dict[str, Any]:
         },
         "links": rendered.links,
         "commands": rendered.commands,
+        "installed": rendered.installed,
+        "configure_resources": rendered.resources,
     }
 
 
@@ -285,6 +269,7 @@ def run_unit(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Pa
     unit.install_octavia_packages()
     unit.place(rendered.files, rendered.links)
     unit.overlay(NOOP_OVERLAY)
+    charm_compute.place_overlays(unit)
     with unit.mounted():
         serve(unit, rendered, lab, run, logs)
 
@@ -302,10 +287,7 @@ def serve(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Path)
         if done.returncode:
             raise RuntimeError(f"{' '.join(command)}: {run.redact(done.stderr[-2000:])}")
     root_url = f"http://127.0.0.1:{API_PORT}"
-    with (
-        started(unit.start_apache(logs / "apache2.log")) as apache,
-        started(unit.start_worker(logs / "octavia-worker.log")) as worker,
-    ):
+    with started(unit.start_apache(logs / "apache2.log")) as apache:
         wait_for(
             "Octavia's root through apache2", lambda: http_status(root_url) == 200, proc=apache
         )
@@ -316,18 +298,54 @@ def serve(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Path)
             "octavia_uid": unit.uid,
         }
         worker_log = logs / "octavia-worker.log"
-        wait_for(
-            "octavia-worker consuming",
-            lambda: WORKER_READY_MARK in worker_log.read_text(),
-            proc=worker,
+        # This worker stops before the compute path's: both would consume the same queue.
+        with started(unit.start_worker(worker_log)) as worker:
+            wait_for(
+                "octavia-worker consuming",
+                lambda: WORKER_READY_MARK in worker_log.read_text(),
+                proc=worker,
+            )
+            lb = exercise_load_balancer(lab)
+            run.report["load_balancer"] = lb
+            run.report["evidence"] = {
+                **evidence(unit, lab, lb["id"], worker_log),
+                "worker_alive": worker.poll() is None,
+                "apache_alive": apache.poll() is None,
+            }
+        run.report["compute"] = charm_compute.exercise(
+            unit, lab, logs, rendered_value(rendered, "amp_image_tag"), VIP_SUBNET
         )
-        lb = exercise_load_balancer(lab)
-        run.report["load_balancer"] = lb
-        run.report["evidence"] = {
-            **evidence(unit, lab, lb["id"], worker_log),
-            "worker_alive": worker.poll() is None,
-            "apache_alive": apache.poll() is None,
+
+
+def rendered_value(rendered: Rendered, key: str) -> str:
+    """``[controller_worker] key`` of the charm's octavia.conf ("" when absent)."""
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read_string(rendered.files[machine.OCTAVIA_CONF].content.decode())
+    return parser.get("controller_worker", key, fallback="")
+
+
+def cloud_resources(lab: Lab, rendered: Rendered) -> dict[str, Any]:
+    """What the charm rendered for the amphorae beside what the lab's Neutron and Nova hold
+    under the charm's names and tags (ids only: nothing here is secret)."""
+    from charmed_octavia.cloud import tags
+
+    admin = lab.connect(lab.admin_cloud)
+    octavia = admin.identity.find_user("octavia", ignore_missing=False)
+    keypair = rendered_value(rendered, "amp_ssh_key_name")
+    flavor = admin.compute.find_flavor("charm-octavia", ignore_missing=True)
+    return {
+        "rendered": {
+            key: rendered_value(rendered, key)
+            for key in ("amp_boot_network_list", "amp_secgroup_list", "amp_flavor_id")
         }
+        | {"amp_ssh_key_name": keypair},
+        "networks": [n.id for n in admin.network.networks(tags=tags.TAG)],
+        "secgroups": [g.id for g in admin.network.security_groups(tags=tags.TAG)],
+        "flavor": flavor.id if flavor else "",
+        "octavias_keypair": bool(
+            keypair and admin.compute.find_keypair(keypair, user_id=octavia.id)
+        ),
+    }
 
 
 def broker_lines(lab: Lab, *args: str) -> list[str]:
@@ -360,13 +378,13 @@ def log_tails(unit: OctaviaUnit | None, lab: Lab, logs: Path, run: Run) -> dict[
     if unit is not None:
         for name in ("octavia_error.log", "error.log"):
             tails[name] = "\n".join(unit.read(f"{APACHE_LOGS}/{name}").splitlines()[-40:])
-    for name in ("keystone", "barbican", "rabbitmq"):
+    for name in ("keystone", "barbican", "rabbitmq", "nova-api", "glance-api", "neutron-server"):
         tails[f"lab-{name}.log"] = lab.log_tail(name, 15)
     return {name: run.redact(text) for name, text in tails.items() if text}
 
 
 def drive(work: Path, run: Run, ttl: float) -> None:
-    """Steps 1 to 4 of the module docstring, filling ``run.report``."""
+    """Steps 1 to 5 of the module docstring, filling ``run.report``."""
     prepare_namespace()
     # The lab's own directory (not under ``work``): MariaDB's socket path must stay short.
     lab = Lab(
@@ -393,10 +411,12 @@ def drive(work: Path, run: Run, ttl: float) -> None:
             if project is None:
                 raise RuntimeError("the lab has no service project")
             data = provider_data(lab, project.id, db_password, amqp_password)
-            rendered = render_with_charm(work / "charm", data, operator_config(passphrase))
+            config = operator_config(passphrase) | amphora_config(public_key())
+            rendered = render_with_charm(work / "charm", data, config)
             conf = rendered.files.get(machine.OCTAVIA_CONF)
             run.hidden += conf_secrets(conf.content.decode()) if conf else []
             run.report["charm"] = charm_report(rendered)
+            run.report["resources"] = cloud_resources(lab, rendered)
             unit = OctaviaUnit(work / "unit", lab.python.parent.parent)
             run_unit(unit, rendered, lab, run, logs)
         except BaseException:

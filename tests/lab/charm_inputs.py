@@ -1,14 +1,15 @@
 """What the charm is given and what it does with it, for the lab: the accounts and unit
 databags the provider charms (keystone, mysql-innodb-cluster with mysql-router, rabbitmq-server)
 make for an Octavia unit, pointing at a lab; the options an operator sets; and the charm's
-install hook run under ``ops.testing`` on a ``FakeMachine``, with the files it wrote.
+install hook and configure-resources action run under ``ops.testing`` on a ``FakeMachine``,
+with the files it wrote.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lab.charm_unit import UnitFile
@@ -25,6 +26,9 @@ class Rendered:
     files: dict[str, UnitFile]
     links: dict[str, str]
     commands: list[list[str]]
+    # The status after install, before configure-resources; that action's results.
+    installed: str = ""
+    resources: dict[str, str] = field(default_factory=dict)
 
 
 # -- the providers' side ---------------------------------------------------------------------
@@ -93,17 +97,21 @@ def operator_config(issuing_passphrase: str) -> dict[str, str]:
 
 # -- the charm -------------------------------------------------------------------------------
 
-LAB_RESOURCES = {
-    "amp-boot-network-list": "9a0c1f2e-0000-4000-8000-00000000000a",
-    "amp-secgroup-list": "9a0c1f2e-0000-4000-8000-00000000000b",
-    "amp-flavor-id": "9a0c1f2e-0000-4000-8000-00000000000c",
-}
+# The keypair configure-resources uploads for the octavia user (amp-ssh-key-name).
+KEYPAIR = "charm-lab-amphora"
+
+
+def amphora_config(public_key: str) -> Databag:
+    """The options for the amphorae's cloud resources: the keypair's name and public key."""
+    return {"amp-ssh-key-name": KEYPAIR, "amp-ssh-pub-key": public_key}
 
 
 def render_with_charm(root: Path, data: Mapping[str, Databag], config: Databag) -> Rendered:
     """Run the charm's install hook under ``ops.testing`` (leader, the three relations with
     one remote unit each holding ``data[relation]``, the peer relation) on a ``FakeMachine``
-    rooted at ``root`` (an Ubuntu jammy unit), and collect what it wrote and ran."""
+    rooted at ``root`` (an Ubuntu jammy unit), then its configure-resources action, which
+    makes the amphorae's network, security groups, flavor and keypair in the lab's Neutron
+    and Nova with the service credentials; and collect what it wrote and ran."""
     import charmhelpers.osplatform
     import pytest
 
@@ -131,13 +139,11 @@ def render_with_charm(root: Path, data: Mapping[str, Databag], config: Databag) 
             for name, databag in data.items()
         ]
         state = testing.State(
-            leader=True,
-            config=config,
-            # What configure-resources shares; the lab has no Neutron, and its Octavia's noop
-            # network and compute drivers take any ids.
-            relations=[*relations, testing.PeerRelation("cluster", local_app_data=LAB_RESOURCES)],
+            leader=True, config=config, relations=[*relations, testing.PeerRelation("cluster")]
         )
-        out = ctx.run(ctx.on.install(), state)
+        installed = ctx.run(ctx.on.install(), state)
+        out = ctx.run(ctx.on.action("configure-resources"), installed)
+        results = dict(ctx.action_results or {})
     files = {}
     for path, (owner, group) in machine.owners.items():
         written = root / path.lstrip("/")
@@ -148,4 +154,6 @@ def render_with_charm(root: Path, data: Mapping[str, Databag], config: Databag) 
         files=files,
         links={c[1]: c[2] for c in machine.calls_of("symlink")},
         commands=[list(c[1:]) for c in machine.calls_of("run")],
+        installed=f"{installed.unit_status.name}: {installed.unit_status.message}",
+        resources=results,
     )

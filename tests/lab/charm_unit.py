@@ -164,13 +164,14 @@ class OctaviaUnit:
         for path, points_to in links.items():
             self.root.link(path, points_to)
 
-    def overlay(self, sections: Mapping[str, Mapping[str, str]]) -> None:
-        """The one file layered on the charm's octavia.conf (what cannot run here)."""
+    def overlay(self, sections: Mapping[str, Mapping[str, str]], path: str = OVERLAY_CONF) -> None:
+        """A file layered on the charm's octavia.conf (what cannot run here): by default the
+        one every Octavia program reads; at another ``path``, one a worker is started with."""
         text = "".join(
             f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
             for name, values in sections.items()
         )
-        target = self.root.put(OVERLAY_CONF, text, 0o640)
+        target = self.root.put(path, text, 0o640)
         os.chown(target, 0, self.gid)
 
     # -- programs --------------------------------------------------------------------------
@@ -189,11 +190,13 @@ class OctaviaUnit:
         and makes the run and lock directories)."""
         return self._spawn(["/usr/sbin/apache2ctl", "-DFOREGROUND"], log)
 
-    def start_worker(self, log: Path) -> subprocess.Popen:
+    def start_worker(self, log: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
         """octavia-worker as its systemd unit runs it (the octavia user, the charm's file),
-        with the lab's overlay as a second config file."""
+        with the lab's overlay as a second config file (and the ``extra`` overlays after)."""
         argv = ["/usr/bin/octavia-worker", "--config-file", OCTAVIA_CONF]
-        return self._spawn(self._as([*argv, "--config-file", OVERLAY_CONF], True), log)
+        for conf in (OVERLAY_CONF, *extra):
+            argv += ["--config-file", conf]
+        return self._spawn(self._as(argv, True), log)
 
     def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen:
         """A server on the unit, leading its own process group (the caller stops it)."""

@@ -1,6 +1,6 @@
-"""The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Nova API, Neutron
-with ML2/OVN on OVN's own databases and northd, Octavia API and worker, MariaDB, RabbitMQ), for
-the tests and the SRU plan.
+"""The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Glance, Nova API,
+Placement, Neutron with ML2/OVN on OVN's own databases and northd, Octavia API and worker, MariaDB,
+RabbitMQ), for the tests and the SRU plan.
 
 Every server binds 127.0.0.1 on a port picked at start (RabbitMQ's and Octavia's can be fixed,
 for callers inside their own network namespace), keeps its state under one temporary
@@ -39,12 +39,14 @@ from tests.lab.services import (
     Context,
     Service,
     barbican,
+    glance,
     keystone,
     mariadb,
     neutron,
     nova,
     octavia,
     ovn,
+    placement,
     rabbitmq,
 )
 from tests.lab.services.mariadb import MARIADBD
@@ -61,7 +63,9 @@ SERVICES = (
     "rabbitmq",
     "keystone",
     "barbican",
+    "glance-api",
     "nova-api",
+    "placement-api",
     "ovn-nb",
     "ovn-sb",
     "ovn-northd",
@@ -79,7 +83,7 @@ TOKENLESS = ("mariadb", "rabbitmq", "keystone", "ovn-nb", "ovn-sb", "ovn-northd"
 # The lab directory's own directories, and the ports it picks (in this order).
 LAB_SUBDIRS = ("logs", "bin", "mysql", "rabbitmq", "ovn", *keystone.SERVICE_USERS, "keystone")
 PORT_NAMES = ("mysql", "rabbitmq", "rabbit_dist", "epmd", "ovn_nb", "ovn_sb", "keystone")
-PORT_NAMES += ("barbican", "nova", "neutron", "octavia")
+PORT_NAMES += ("barbican", "glance", "nova", "placement", "neutron", "octavia")
 DEFAULT_TTL = 2 * 3600.0
 # Bound on each phase of up(): a service that neither answers nor dies by then fails up().
 DEFAULT_START_TIMEOUT = 180.0
@@ -87,7 +91,10 @@ DEBIAN_PACKAGES = ("mariadb-server", "rabbitmq-server", "ovn-central", "openvswi
 # Each process's readiness probe, from the module of its service.
 _PROBES: dict[str, Callable[[Service, str | None], bool]] = {
     name: service.probe
-    for service in (mariadb, rabbitmq, ovn, keystone, barbican, nova, neutron, octavia)
+    for service in (
+        *(mariadb, rabbitmq, ovn, keystone, barbican),
+        *(glance, nova, placement, neutron, octavia),
+    )
     for name in service.PROCESSES
 }
 
@@ -424,7 +431,9 @@ class Lab:
             jobs: list[Future] = [
                 f_keystone,
                 pool.submit(timed("barbican", lambda: barbican.start(ctx))),
+                pool.submit(timed("glance", lambda: glance.start(ctx))),
                 pool.submit(timed("nova-api", lambda: nova.start(ctx))),
+                pool.submit(timed("placement", lambda: placement.start(ctx))),
             ]
             f_neutron = pool.submit(
                 timed("neutron", lambda: self._start_neutron(ctx, f_mq, f_ovn))
@@ -444,7 +453,7 @@ class Lab:
         marks["spawned"] = time.monotonic() - t0
         self._wait_ready(["keystone"])
         token = self._token()
-        apis = ["barbican", "nova-api", "neutron-server"]
+        apis = ["barbican", "glance-api", "nova-api", "placement-api", "neutron-server"]
         if self.start_octavia:
             apis += ["octavia-api", "octavia-worker"]
         self._wait_ready(apis, token=token)
@@ -575,7 +584,9 @@ class Lab:
         ctx = self._context()
         keystone.configure(ctx)
         barbican.configure(ctx)
+        glance.configure(ctx)
         nova.configure(ctx)
+        placement.configure(ctx)
         neutron.configure(ctx)
         octavia.configure(ctx, overrides=self.octavia_overrides)
         self._write_clouds_yaml()

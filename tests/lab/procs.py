@@ -14,8 +14,9 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 STATE_FILE = "lab-state.json"
@@ -185,3 +186,34 @@ def teardown_from_state(lab_dir: Path, remove_dir: bool = True) -> None:
             os.kill(int(watchdog), signal.SIGTERM)
     if remove_dir and state.get("owns_dir", True):
         shutil.rmtree(lab_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def started(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Stop the process group of ``proc`` (one we started) on the way out."""
+    try:
+        yield proc
+    finally:
+        stop_group(proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def wait_for(
+    what: str,
+    ready: Callable[[], object],
+    timeout: float = 180.0,
+    proc: subprocess.Popen | None = None,
+) -> object:
+    """``ready()``'s first true result, polled; raises once ``timeout`` passes or ``proc``
+    exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = ready()
+        if result:
+            return result
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited ({proc.returncode})")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not after {timeout:.0f}s")
+        time.sleep(0.5)

@@ -26,6 +26,8 @@ SERVERS = (
     "nova==29.4.0",
     "octavia==14.0.2",
     "neutron==24.2.2",
+    "glance==28.1.0",
+    "openstack-placement==11.0.0",
     "gunicorn",
     "PyMySQL",
     "python-memcached",
@@ -33,10 +35,13 @@ SERVERS = (
     "setuptools<81",
 )
 
-# Imported after the build to prove the venv works; a failure discards the build.
+# Imported after the build to prove the venv works; a failure discards the build. Glance and
+# Neutron both register oslo.config's socket options: each is imported in its own process.
 SMOKE_IMPORTS = (
     "import octavia.opts, keystone, barbican, nova, gunicorn, pymysql, "
-    "neutron.plugins.ml2.drivers.ovn.mech_driver.mech_driver"
+    "neutron.plugins.ml2.drivers.ovn.mech_driver.mech_driver",
+    "import glance.common.wsgi_app, glance_store",
+    "import placement.wsgi",
 )
 
 BASE_PYTHON_ENV = "LAB_PYTHON"
@@ -123,7 +128,8 @@ def _build(python: str, root: Path) -> None:
             pip = [str(tmp / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
             run(*pip, "install", "-q", "--upgrade", "pip<25")
             run(*pip, "install", "-q", "-c", str(CONSTRAINTS), *SERVERS)
-            run(str(tmp / "bin" / "python"), "-c", SMOKE_IMPORTS)
+            for imports in SMOKE_IMPORTS:
+                run(str(tmp / "bin" / "python"), "-c", imports)
         _fix_shebangs(tmp, root)
         (tmp / ".complete").write_text("\n".join(SERVERS) + "\n")
         if root.exists():

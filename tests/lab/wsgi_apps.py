@@ -35,6 +35,20 @@ def _build():
         from nova.api.openstack.compute.wsgi import init_application
 
         return init_application()
+    if name == "glance-api":
+        # Glance reads glance-api.conf and its paste file from OS_GLANCE_CONFIG_DIR.
+        sys.argv = ["glance-api"]
+        os.environ["OS_GLANCE_CONFIG_DIR"] = os.path.dirname(config)
+        from glance.common.wsgi_app import init_app
+
+        return init_app()
+    if name == "placement-api":
+        # Placement reads placement.conf from OS_PLACEMENT_CONFIG_DIR.
+        sys.argv = ["placement-api"]
+        os.environ["OS_PLACEMENT_CONFIG_DIR"] = os.path.dirname(config)
+        from placement.wsgi import init_application as init_placement
+
+        return init_placement()
     if name == "octavia-api":
         extra = os.environ.get("LAB_APP_EXTRA_CONFIG")
         argv = ["octavia-api", "--config-file", config]

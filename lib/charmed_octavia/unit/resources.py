@@ -111,16 +111,23 @@ def migration_summary(migrated: Mapping[str, str]) -> str:
     return ", ".join(parts) or "nothing"
 
 
-def spec(config: CharmConfig) -> ResourcesSpec:
-    """What configure-resources ensures, from the options."""
+def spec(config: CharmConfig, unit_public_key: str = "") -> ResourcesSpec:
+    """What configure-resources ensures, from the options. The keypair amp-ssh-key-name
+    names gets amp-ssh-pub-key, or else ``unit_public_key`` (the unit's own amphora key)."""
     return ResourcesSpec(
         network=MgmtNetworkSpec(
             create=config.create_mgmt_network, ipv4_cidr=config.mgmt_network_ipv4_cidr
         ),
         custom_flavor_id=config.custom_amp_flavor_id,
         keypair_name=config.amp_ssh_key_name,
-        public_key=config.public_key() if config.amp_ssh_pub_key else "",
+        public_key=config.public_key() if config.amp_ssh_pub_key else unit_public_key,
     )
+
+
+def wants_unit_key(config: CharmConfig) -> bool:
+    """Whether configure-resources uploads the unit's own amphora key: a keypair is named and
+    no public key is given for it."""
+    return bool(config.amp_ssh_key_name and not config.amp_ssh_pub_key)
 
 
 def results(configured: Configured, keypair_name: str) -> dict[str, str]:

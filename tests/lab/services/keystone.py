@@ -15,7 +15,7 @@ from tests.lab.services import POLICY, REGION, Context, Service, http_ok, mariad
 
 PROCESSES = ("keystone",)
 SETUP_SCRIPT = Path(__file__).resolve().parent.parent / "keystone_setup.py"
-SERVICE_USERS = ("barbican", "nova", "neutron", "octavia")
+SERVICE_USERS = ("barbican", "nova", "placement", "neutron", "glance", "octavia")
 # Octavia's roles, and Barbican's "creator" for the member's secrets.
 EXTRA_ROLES = (
     "load-balancer_observer",
@@ -92,6 +92,8 @@ def _setup_spec(ctx: Context) -> dict[str, Any]:
         ("octavia", "load-balancer", f"http://127.0.0.1:{ports['octavia']}"),
         ("barbican", "key-manager", f"http://127.0.0.1:{ports['barbican']}"),
         ("neutron", "network", f"http://127.0.0.1:{ports['neutron']}"),
+        ("glance", "image", f"http://127.0.0.1:{ports['glance']}"),
+        ("placement", "placement", f"http://127.0.0.1:{ports['placement']}"),
     )
     return {
         "config": str(ctx.dir / "keystone" / "keystone.conf"),

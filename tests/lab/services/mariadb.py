@@ -12,7 +12,16 @@ from tests.lab.venv import cache_dir
 
 PROCESSES = ("mariadb",)
 MARIADBD = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld")
-DATABASES = ("keystone", "barbican", "nova_api", "nova", "octavia", "neutron")
+DATABASES = (
+    "keystone",
+    "barbican",
+    "nova_api",
+    "nova",
+    "placement",
+    "octavia",
+    "neutron",
+    "glance",
+)
 _ENV_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 

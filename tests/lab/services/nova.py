@@ -1,14 +1,37 @@
-"""Nova: the lab's compute API only, for flavors and keypairs (no compute, scheduler or
-placement)."""
+"""Nova: the lab's compute API only: flavors, keypairs, and server requests, which it validates
+as on a cloud (the image in Glance; the networks, their subnets and the security groups in
+Neutron; flavor, keypair and quotas) before it hands them to a conductor. No conductor,
+scheduler or compute runs: an accepted server stays in BUILD until it is deleted (Placement,
+``services.placement``, is asked to drop its allocations then)."""
 
 from __future__ import annotations
 
 import shutil
 
 from tests.lab.files import write_ini
-from tests.lab.services import POLICY, Context, Service, http_ok, keystone, mariadb, rabbitmq
+from tests.lab.services import (
+    POLICY,
+    REGION,
+    Context,
+    Service,
+    http_ok,
+    keystone,
+    mariadb,
+    rabbitmq,
+)
 
 PROCESSES = ("nova-api",)
+# Of a service user's keystone_authtoken, what keystoneauth's password plugin takes.
+PASSWORD_AUTH = (
+    "auth_url",
+    "auth_type",
+    "username",
+    "password",
+    "project_name",
+    "user_domain_name",
+    "project_domain_name",
+    "region_name",
+)
 
 
 def configure(ctx: Context) -> None:
@@ -16,6 +39,7 @@ def configure(ctx: Context) -> None:
     nv = ctx.dir / "nova"
     shutil.copy(ctx.venv_root / "etc" / "nova" / "api-paste.ini", nv / "api-paste.ini")
     (nv / "lock").mkdir()
+    service_auth = {k: v for k, v in keystone.authtoken(ctx, "nova").items() if k in PASSWORD_AUTH}
     write_ini(
         nv / "nova.conf",
         {
@@ -30,6 +54,12 @@ def configure(ctx: Context) -> None:
             "api_database": {"connection": mariadb.url(ctx, "nova_api")},
             "database": {"connection": mariadb.url(ctx, "nova")},
             "keystone_authtoken": keystone.authtoken(ctx, "nova"),
+            # Found in the catalog. Nova asks Neutron as admin for a requested network's
+            # provider details, and Placement to drop a deleted server's allocations: both
+            # with its own credentials.
+            "glance": {"region_name": REGION, "valid_interfaces": "internal"},
+            "neutron": {**service_auth, "valid_interfaces": "internal"},
+            "placement": {**service_auth, "valid_interfaces": "internal"},
             "oslo_concurrency": {"lock_path": str(nv / "lock")},
             "wsgi": {"api_paste_config": str(nv / "api-paste.ini")},
             "oslo_policy": POLICY,

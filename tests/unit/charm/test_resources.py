@@ -279,6 +279,28 @@ def test_configure_resources_passes_the_options_and_records_the_keypair(
         PUB_KEY,
     )
     assert peer_data(out)["amp-ssh-keypair"] == "amp-key"
+    assert (ctx.action_results or {})["keypair-key"] == "amp-ssh-pub-key"
+    assert "amp_ssh_key_name = amp-key" in conf(machine)
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_a_keypair_named_without_a_public_key_gets_the_units_own_amphora_key(
+    ctx, machine, settings, cloud
+):
+    # Arrange
+    from charmed_octavia.amphora import ssh
+
+    out = ctx.run(ctx.on.install(), before_resources(config={"amp-ssh-key-name": "amp-key"}))
+
+    # Act
+    out = ctx.run(ctx.on.action("configure-resources"), out)
+
+    # Assert
+    _, unit_key = ssh.ensure_keypair(machine.root / "var/lib/charm-octavia/ssh")
+    (spec,) = cloud.specs
+    assert (spec.keypair_name, spec.public_key) == ("amp-key", unit_key)
+    results = ctx.action_results or {}
+    assert results["keypair-key"] == "this unit's amphora key"
     assert "amp_ssh_key_name = amp-key" in conf(machine)
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
 
