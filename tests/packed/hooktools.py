@@ -6,7 +6,11 @@ as Juju's does for the arguments ops passes (``--format=json``, ``-r <id>``, ``-
 leader only), config and action parameters with the defaults of config.yaml and actions.yaml,
 ``network-get``, status and logs, the workload version, ``leader-get`` (the leader settings
 of the state), application secrets (``secret-add``, ``secret-get``, ``secret-set``: every
-revision kept, each read answered with the latest, as ``--refresh`` does). ``action-set``
+revision kept, each read answered with the latest, as ``--refresh`` does; every unit of the
+owning application reads them, the leader alone adds or updates them, and, as in Juju, the
+owner's units get no ``secret-changed``: a change reaches them by the peer relation, whose
+application data and secrets ``PackedUnit.share_from`` hands from one unit's state to another's,
+as the controller does). ``action-set``
 refuses keys Juju refuses. State is a JSON file (``$FAKE_STATE``); every call is recorded
 there, and a tool this fake does not know fails and is recorded under ``unknown``.
 

@@ -8,23 +8,14 @@ dpkg and systemctl are the named fakes of ``tests.packed.unit``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from tests.bases import BASES, Base
+from tests.packed.deployment import ORIGIN, Deployment, deploy, told_juju
 from tests.packed.unit import CHARM_DIR, HookRun, PackedUnit
 from tests.unit.bad_input.cases import names, one_per_action
-from tests.unit.charm_data import (
-    DB_PASSWORD,
-    KEYSTONE_PASSWORD,
-    KEYSTONE_UNIT,
-    MYSQL_ROUTER_UNIT,
-    RABBIT_PASSWORD,
-    rabbit_unit,
-)
+from tests.unit.charm_data import DB_PASSWORD, KEYSTONE_PASSWORD, RABBIT_PASSWORD
 
-ORIGIN = {"22.04": "cloud:jammy-caracal", "24.04": "distro"}
 MISSING_ALL = "Missing relations: identity-service, shared-db, amqp"
 # The existing charm's leader settings, in its formats (tests/unit/charm/test_resources.py).
 EXISTING_LEADER_SETTINGS = {
@@ -33,12 +24,6 @@ EXISTING_LEADER_SETTINGS = {
     "amp-secgroup-list": "bbbbbbbb-1111-4222-8333-444444444444",
     "amp-flavor-id": "cccccccc-1111-4222-8333-444444444444",
 }
-
-
-@dataclass
-class Deployment:
-    unit: PackedUnit
-    runs: dict[str, HookRun] = field(default_factory=dict)
 
 
 def _last(run: HookRun) -> tuple[str, str]:
@@ -52,23 +37,9 @@ def deployment(request, charms, tmp_path_factory) -> Deployment:
     from tests.lab.venv import cache_dir
 
     unit = PackedUnit(base, charms[base.platform], tmp_path_factory.mktemp("unit"), cache_dir())
-    done = Deployment(unit)
-    # Juju sets the config and the peer relation up before the first hook.
-    unit.configure(**{"openstack-origin": ORIGIN[base.version]})
-    unit.add_relation("cluster", "octavia", {}, peer=True)
     # Switched from the existing charm: its leader settings hold the key and the resources.
     unit.set_leader_settings(EXISTING_LEADER_SETTINGS)
-    for hook in ("install", "leader-elected", "config-changed", "start"):
-        done.runs[hook] = unit.hook(hook)
-    for endpoint, app, units in (
-        ("identity-service", "keystone", {"keystone/0": KEYSTONE_UNIT}),
-        ("shared-db", "octavia-mysql-router", {"octavia-mysql-router/0": MYSQL_ROUTER_UNIT}),
-        ("amqp", "rabbitmq-server", {"rabbitmq-server/0": rabbit_unit("10.5.0.20")}),
-    ):
-        rid = unit.add_relation(endpoint, app, units)
-        for kind in ("joined", "changed"):
-            done.runs[f"{endpoint}-{kind}"] = unit.relation_hook(rid, kind, next(iter(units)))
-    return done
+    return deploy(unit)
 
 
 def test_every_hook_exits_zero_and_only_known_hook_tools_are_called(deployment):
@@ -213,8 +184,7 @@ def test_no_secret_reaches_the_unit_log_or_the_action_results(deployment):
             secrets[f"{key} (revision {revision})"] = content[key]
 
     # Act
-    logged = "\n".join(message for _, message in state["log"])
-    logged += "\n".join(" ".join(call) for call in state["calls"] if call[0].startswith("action"))
+    logged = told_juju(state)
 
     # Assert
     assert [name for name, value in secrets.items() if value in logged] == []

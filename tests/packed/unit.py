@@ -10,6 +10,13 @@ Juju's environment (``JUJU_DISPATCH_PATH``, ``JUJU_UNIT_NAME``, ``JUJU_CHARM_DIR
 Named fakes: ``FakeHookTools`` (``hooktools``) for the unit agent, ``FakeMachineTools``
 (``machine_tools``) for apt, dpkg, systemctl and octavia-db-manage. Both keep their state in
 files of this machine's, which the tests read.
+
+Several units of one application: each ``PackedUnit`` has its own root and state (a unit
+name and leadership of its own); ``share_from`` then does what Juju's controller does between
+the hooks of an application's units, and nothing else: it gives a unit the peer relation's
+application data and the application's secrets (every revision) as another unit left them,
+and that unit's peer databag. The test says when, as the controller would before the hook it
+triggers (a peer relation-changed).
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from tests.unit_root import UnitRoot
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = "octavia/0"
-CHARM_DIR = "/var/lib/juju/agents/unit-octavia-0/charm"
-TOOLS_DIR = "/var/lib/juju/tools/unit-octavia-0"
+CHARM_DIR = "/var/lib/juju/agents/unit-octavia-0/charm"  # unit 0's
 MACHINE_TOOLS_DIR = "/opt/fake-machine/bin"
 JUJU_VERSION = "3.6.11"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# The address network-get gives (a documentation range: nothing is ever sent to it).
-ADDRESS = "192.0.2.10"
+
+
+def address(unit: str) -> str:
+    """The address network-get gives ``unit`` (a documentation range: nothing is sent to it)."""
+    return f"192.0.2.{10 + int(unit.partition('/')[2])}"
 
 
 @dataclass
@@ -58,8 +67,20 @@ def bare_python(python: str, cache: Path) -> Path:
 class PackedUnit:
     """See the module docstring."""
 
-    def __init__(self, base: Base, charm: Path, work: Path, cache: Path) -> None:
+    def __init__(
+        self,
+        base: Base,
+        charm: Path,
+        work: Path,
+        cache: Path,
+        unit: str = UNIT,
+        leader: bool = True,
+    ) -> None:
         self.base = base
+        self.unit = unit
+        tag = f"unit-{unit.replace('/', '-')}"
+        self.charm_dir = f"/var/lib/juju/agents/{tag}/charm"
+        self.tools_dir = f"/var/lib/juju/tools/{tag}"
         self.work = Path(work)
         self.state_dir = self.work / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -72,25 +93,27 @@ class PackedUnit:
             self.root.link(name, str(python))
         # charmhelpers runs apt-get with the PATH of /etc/environment, as on a unit.
         self.root.put("/etc/environment", f'PATH="{MACHINE_TOOLS_DIR}:{SYSTEM_PATH}"\n')
-        self._install_tools(TOOLS_DIR, "tests.packed.hooktools", hooktools.TOOLS, self.juju_state)
+        self._install_tools(
+            self.tools_dir, "tests.packed.hooktools", hooktools.TOOLS, self.juju_state
+        )
         self._install_tools(
             MACHINE_TOOLS_DIR,
             "tests.packed.machine_tools",
             machine_tools.PROGRAMS,
             self.machine_state,
         )
-        charm_dir = self.root.path(CHARM_DIR)
+        charm_dir = self.root.path(self.charm_dir)
         charm_dir.mkdir(parents=True)
         subprocess.run(["unzip", "-q", str(charm), "-d", str(charm_dir)], check=True)
         self.state: dict[str, Any] = {
-            "unit": UNIT,
-            "app": UNIT.split("/")[0],
-            "leader": True,
+            "unit": unit,
+            "app": unit.split("/")[0],
+            "leader": leader,
             "config": {},
             "relations": {},
-            "address": ADDRESS,
+            "address": address(unit),
             "model_uuid": str(uuid.uuid4()),
-            "charm_dir": CHARM_DIR,
+            "charm_dir": self.charm_dir,
             "statuses": [],
             "log": [],
             "calls": [],
@@ -141,6 +164,20 @@ class PackedUnit:
         self._save()
         return rid
 
+    def peer_relation(self) -> str:
+        """The peer relation's id."""
+        return next(rid for rid, rel in self.state["relations"].items() if rel["peer"])
+
+    def share_from(self, other: PackedUnit) -> None:
+        """What Juju's controller gives this unit of ``other``'s: see the module docstring."""
+        theirs = other.load()["relations"][other.peer_relation()]
+        secrets = other.state.get("secrets", {})
+        peer = self.load()["relations"][self.peer_relation()]
+        peer["local_app"] = dict(theirs["local_app"])
+        peer["units"][other.unit] = dict(theirs["local_unit"])
+        self.state["secrets"] = json.loads(json.dumps(secrets))
+        self._save()
+
     def set_leader_settings(self, settings: dict[str, str]) -> None:
         """The leader settings ``leader-get`` answers (an existing charm's, before a switch)."""
         self.load()
@@ -159,18 +196,18 @@ class PackedUnit:
         logged = len(self.state["log"])
         env = {
             "JUJU_DISPATCH_PATH": path,
-            "JUJU_UNIT_NAME": UNIT,
-            "JUJU_CHARM_DIR": CHARM_DIR,
+            "JUJU_UNIT_NAME": self.unit,
+            "JUJU_CHARM_DIR": self.charm_dir,
             "JUJU_VERSION": JUJU_VERSION,
             "JUJU_MODEL_NAME": "packed",
             "JUJU_MODEL_UUID": self.state["model_uuid"],
-            "PATH": f"{TOOLS_DIR}:{MACHINE_TOOLS_DIR}:{SYSTEM_PATH}",
+            "PATH": f"{self.tools_dir}:{MACHINE_TOOLS_DIR}:{SYSTEM_PATH}",
             "HOME": "/root",
             "LANG": "C.UTF-8",
             **extra,
         }
         done = self.root.run(
-            ["./dispatch"], env=env, cwd=CHARM_DIR, check=False, binds=[self.state_dir]
+            ["./dispatch"], env=env, cwd=self.charm_dir, check=False, binds=[self.state_dir]
         )
         state = self.load()
         # ops sends the charm's errors (tracebacks included) to juju-log, not to stderr.
