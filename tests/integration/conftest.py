@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.infrastructure import require
-from tests.lab.control import Lab, host_prerequisites
+from tests.lab.control import Lab
+from tests.lab.host import host_prerequisites
 
 LabFactory = Callable[..., Lab]
 

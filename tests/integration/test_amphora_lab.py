@@ -233,9 +233,9 @@ def _wait_deleted(conn: Any, lb_id: str, timeout: float = 240.0) -> None:
 
 
 def _lab_reason() -> str | None:
-    from tests.lab import control
+    from tests.lab import host
 
-    missing = control.host_prerequisites()
+    missing = host.host_prerequisites()
     return f"missing {', '.join(missing)}" if missing else None
 
 

@@ -31,7 +31,7 @@ from tests import unit_root
 from tests.infrastructure import require
 from tests.integration.conftest import lab_skip_reason
 from tests.lab import charm_inputs, charm_unit, venv
-from tests.lab.control import install_host_packages
+from tests.lab.host import install_host_packages
 
 pytestmark = pytest.mark.lab
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -32,10 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.lab import procs
-from tests.lab.files import tail, write_private
+from tests.lab.clouds import write_clouds_yaml
+from tests.lab.files import tail
+from tests.lab.host import install_host_packages
 from tests.lab.networks import LabNetworks, create_lab_networks
 from tests.lab.services import (
-    REGION,
     Context,
     Service,
     barbican,
@@ -49,8 +49,6 @@ from tests.lab.services import (
     placement,
     rabbitmq,
 )
-from tests.lab.services.mariadb import MARIADBD
-from tests.lab.services.rabbitmq import RABBIT_SERVER
 from tests.lab.venv import ensure_venv
 
 if TYPE_CHECKING:
@@ -87,7 +85,6 @@ PORT_NAMES += ("barbican", "glance", "nova", "placement", "neutron", "octavia")
 DEFAULT_TTL = 2 * 3600.0
 # Bound on each phase of up(): a service that neither answers nor dies by then fails up().
 DEFAULT_START_TIMEOUT = 180.0
-DEBIAN_PACKAGES = ("mariadb-server", "rabbitmq-server", "ovn-central", "openvswitch-common")
 # Each process's readiness probe, from the module of its service.
 _PROBES: dict[str, Callable[[Service, str | None], bool]] = {
     name: service.probe
@@ -101,38 +98,6 @@ _PROBES: dict[str, Callable[[Service, str | None], bool]] = {
 
 class LabError(RuntimeError):
     """The lab could not be brought up (the message carries the failing service's log tail)."""
-
-
-def host_prerequisites() -> list[str]:
-    """What this machine lacks to run the lab; empty when it can."""
-    missing = []
-    if not any(Path(p).exists() for p in MARIADBD):
-        missing.append("mariadb-server (mariadbd)")
-    if not Path(RABBIT_SERVER).exists():
-        missing.append("rabbitmq-server")
-    if not shutil.which("mariadb-install-db"):
-        missing.append("mariadb-server (mariadb-install-db)")
-    if not shutil.which("epmd"):
-        missing.append("erlang-base (epmd)")
-    for program, package in (
-        (ovn.OVSDB_SERVER, "openvswitch-common (ovsdb-server)"),
-        (ovn.OVSDB_TOOL, "openvswitch-common (ovsdb-tool)"),
-        (ovn.OVN_NORTHD, "ovn-central (ovn-northd)"),
-    ):
-        if not Path(program).exists():
-            missing.append(package)
-    return missing
-
-
-def install_host_packages() -> None:
-    """Install the Debian packages when root and missing (tests/setup-host.sh does the same)."""
-    if not host_prerequisites():
-        return
-    if os.geteuid() != 0:
-        raise LabError(
-            "missing " + ", ".join(host_prerequisites()) + " (run tests/setup-host.sh as root)"
-        )
-    subprocess.run(["bash", str(REPO_ROOT / "tests" / "setup-host.sh")], check=True)
 
 
 class Lab:
@@ -296,17 +261,7 @@ class Lab:
 
     def rss_by_service(self) -> dict[str, int]:
         """The resident memory of each service's process group (its server and children)."""
-        groups = {s.proc.pid: n for n, s in self._services.items() if s.proc}
-        rss = dict.fromkeys(groups.values(), 0)
-        for pid, fields in procs.live_processes():
-            name = groups.get(int(fields[2]))
-            if name is None:
-                continue
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        rss[name] += int(line.split()[1]) * 1024
-        return rss
+        return procs.rss_by_group({s.proc.pid: n for n, s in self._services.items() if s.proc})
 
     def service_pid(self, name: str) -> int | None:
         svc = self._services.get(name)
@@ -592,29 +547,8 @@ class Lab:
         self._write_clouds_yaml()
 
     def _write_clouds_yaml(self) -> None:
-        """clouds.yaml for the admin and the member user (JSON is valid YAML)."""
-        clouds = {
-            "clouds": {
-                name: {
-                    "auth": {
-                        "auth_url": self.identity_url,
-                        "username": user,
-                        "password": self.passwords[user],
-                        "project_name": project,
-                        "user_domain_name": "Default",
-                        "project_domain_name": "Default",
-                    },
-                    "region_name": REGION,
-                    "interface": "public",
-                    "identity_api_version": 3,
-                }
-                for name, user, project in (
-                    (self.admin_cloud, "admin", "admin"),
-                    (self.member_cloud, "member", "lab"),
-                )
-            }
-        }
-        write_private(self.clouds_yaml, json.dumps(clouds, indent=2))
+        users = {self.admin_cloud: ("admin", "admin"), self.member_cloud: ("member", "lab")}
+        write_clouds_yaml(self.clouds_yaml, self.identity_url, users, self.passwords)
 
     # ----------------------------------------------------------------- readiness
     def _token(self) -> str:

@@ -75,6 +75,21 @@ def live_processes() -> Iterator[tuple[int, list[str]]]:
             yield int(entry.name), fields
 
 
+def rss_by_group(groups: dict[int, str]) -> dict[str, int]:
+    """The resident memory of the processes of each process group in ``groups`` (its id to a
+    name), summed by name."""
+    rss = dict.fromkeys(groups.values(), 0)
+    for pid, fields in live_processes():
+        name = groups.get(int(fields[2]))
+        if name is None:
+            continue
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss[name] += int(line.split()[1]) * 1024
+    return rss
+
+
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (identifies it across PID reuse)."""
     try:
