@@ -25,6 +25,7 @@ for _p in (_HERE, _HERE.parent / "lib"):
 
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
+import health_port  # noqa: E402
 import leader_settings  # noqa: E402
 import ops  # noqa: E402
 import resource_actions  # noqa: E402
@@ -32,6 +33,7 @@ import unit_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
 from charmed_octavia.cloud.outcomes import redact  # noqa: E402
 from charmed_octavia.unit import (  # noqa: E402
+    health_manager,
     machine,
     pki,
     reconcile,
@@ -86,6 +88,8 @@ class OctaviaCharm(ops.CharmBase):
         self._error = ""
         # The generated amphora PKI's content, read once per hook (see _generated_pki).
         self._pki_content: dict[str, str] | None = None
+        # Before the charm's own observers: it learns of a departure first.
+        self.health_port = health_port.HealthPort(self)
         on = self.on
         for event in (
             on.install,
@@ -96,7 +100,7 @@ class OctaviaCharm(ops.CharmBase):
             on.start,
         ):
             framework.observe(event, self._on_event)
-        for name in (IDENTITY, DATABASE, AMQP, PEER, NEUTRON):
+        for name in (IDENTITY, DATABASE, AMQP, PEER, NEUTRON, *health_port.RELATIONS):
             rel = on[name]
             for event in (
                 rel.relation_joined,
@@ -149,6 +153,8 @@ class OctaviaCharm(ops.CharmBase):
                 amphora_certs.generate(self.app, shared)
         self._publish_to_neutron(found.config)
         self._publish(found.config)
+        if found.identity is not None:
+            self.health_port.reconcile(found.config)
         inputs = self._render_input(found)
         if inputs is None:
             reconcile.stop_services(wl)
@@ -255,6 +261,7 @@ class OctaviaCharm(ops.CharmBase):
             unit_address=self._address(PEER),
             tls=tls,
             shared=dict(shared),
+            hm_address=peer.data[self.unit].get(health_manager.ADDRESS, ""),
         )
 
     # -- amphora PKI -------------------------------------------------------------------------
@@ -390,6 +397,9 @@ class OctaviaCharm(ops.CharmBase):
             kind, message = amphora
             status = ops.BlockedStatus if kind == "blocked" else ops.WaitingStatus
             event.add_status(status(message))
+        port_status = self.health_port.status(found.config)
+        if port_status is not None:
+            event.add_status(port_status)
         event.add_status(ops.ActiveStatus(ready))
 
     def _redact(self, text: str) -> str:

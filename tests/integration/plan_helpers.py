@@ -18,6 +18,21 @@ def admin_connection(lab: Any) -> Any:
     return connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
 
 
+def neutron_connection(lab: Any) -> Any:
+    """The admin connection, once the lab's catalog has Neutron (else the test is skipped,
+    or fails in CI)."""
+    from tests.infrastructure import require
+
+    conn = admin_connection(lab)
+    require(
+        None
+        if "network" in connection.service_types(conn)
+        else "no network service in the lab's catalog",
+        "Neutron",
+    )
+    return conn
+
+
 def amp_key_name(lab: Any) -> str:
     """The lab octavia.conf's amp_ssh_key_name ("" where it sets none)."""
     conf = configparser.ConfigParser(interpolation=None)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from charmed_octavia.cloud import connection, mgmt_resources, networks, security_groups, tags
+from charmed_octavia.cloud import mgmt_resources, networks, security_groups, tags
 from charmed_octavia.cloud.outcomes import ConflictError
 
-from tests.infrastructure import require
-from tests.integration.plan_helpers import admin_connection
+from tests.integration.plan_helpers import neutron_connection
 
 pytestmark = pytest.mark.lab
 
@@ -28,14 +27,7 @@ PUBLIC_KEY = _public_key()
 
 @pytest.fixture
 def conn(lab):
-    conn = admin_connection(lab)
-    require(
-        None
-        if "network" in connection.service_types(conn)
-        else "no network service in the lab's catalog",
-        "Neutron",
-    )
-    return conn
+    return neutron_connection(lab)
 
 
 @pytest.fixture

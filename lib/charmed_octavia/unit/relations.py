@@ -323,3 +323,51 @@ def _decode_ca(value: str) -> str:
     except (binascii.Error, UnicodeDecodeError):
         return ""
     return text.strip() + "\n" if _PEM.search(text) else ""
+
+
+# -- neutron-openvswitch (neutron-plugin) and ovsdb-subordinate -------------------------------
+
+NEUTRON_OPENVSWITCH = "neutron-openvswitch"
+OVSDB_SUBORDINATE = "ovsdb-subordinate"
+HOSTNAME = "hostname"
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+@dataclass(frozen=True)
+class BindingHost:
+    """The host the health-manager port is bound to, and what named it: one of the two
+    relations, or ``hostname`` (this machine's own name) when neither did."""
+
+    host: str
+    source: str
+
+
+def _host(value: str) -> str:
+    return value if _HOST.fullmatch(value) else ""
+
+
+def _chassis_name(value: str) -> str:
+    """ovsdb-subordinate publishes through charms.reactive's JSON view: a JSON string."""
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = value
+    return _host(decoded) if isinstance(decoded, str) else ""
+
+
+def binding_host(
+    neutron_openvswitch: UnitData | None, ovsdb_subordinate: UnitData | None, hostname: str
+) -> BindingHost:
+    """Where Neutron binds the health-manager port, as the existing charm chooses it: the
+    neutron-openvswitch unit's ``host`` (its FQDN, published with use-fqdn-hint), else the
+    ovsdb-subordinate unit's ``chassis-name`` (the OVS hostname ovn-controller registers the
+    chassis by), else this machine's hostname."""
+    for data in (neutron_openvswitch or {}).values():
+        host = _host(_clean(data).get("host", ""))
+        if host:
+            return BindingHost(host, NEUTRON_OPENVSWITCH)
+    for data in (ovsdb_subordinate or {}).values():
+        host = _chassis_name(_clean(data).get("chassis-name", ""))
+        if host:
+            return BindingHost(host, OVSDB_SUBORDINATE)
+    return BindingHost(hostname, HOSTNAME)

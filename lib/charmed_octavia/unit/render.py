@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 
 from charmed_octavia.cloud.outcomes import CONTROL
-from charmed_octavia.unit import resources
+from charmed_octavia.unit import health_manager, resources
 from charmed_octavia.unit.config import HEALTH_MANAGER_PORT, CharmConfig
 from charmed_octavia.unit.machine import (
     AMQP_CA,
@@ -53,12 +53,16 @@ class RenderInput:
     # Shared by every unit through the peer relation (the leader makes them).
     heartbeat_key: str
     server_certs_key_passphrase: str
-    # The unit's address that amphorae send heartbeats to, when not configured.
+    # The unit's address that amphorae send heartbeats to, when not configured and before
+    # the unit has its health-manager port.
     unit_address: str
     # The amphora PKI: the operator's lb-mgmt-* options or the one the leader generated.
     tls: TLSMaterial = field(default_factory=TLSMaterial)
-    # The peer relation's application data: the amphora resources' ids (``resources``).
+    # The peer relation's application data: the amphora resources' ids (``resources``) and
+    # every health manager's address (``health_manager``).
     shared: Mapping[str, str] = field(default_factory=dict)
+    # This unit's health-manager port's address (``health_manager.ADDRESS``), once it has one.
+    hm_address: str = ""
 
 
 def oslo_value(value: object) -> str:
@@ -91,9 +95,13 @@ def octavia_context(inp: RenderInput) -> dict[str, object]:
     cfg = inp.config
     tls = inp.tls
     internal = cfg.use_internal_endpoints
-    bind_ip = cfg.health_manager_bind_ip or inp.unit_address
+    bind_ip = cfg.health_manager_bind_ip or inp.hm_address or inp.unit_address
     # Octavia splits each entry at its last colon: IPv6 addresses go without brackets.
-    controllers = cfg.controller_ip_port_list or f"{bind_ip}:{HEALTH_MANAGER_PORT}"
+    controllers = (
+        cfg.controller_ip_port_list
+        or health_manager.controller_ip_port_list(health_manager.shared_addresses(inp.shared))
+        or f"{bind_ip}:{HEALTH_MANAGER_PORT}"
+    )
     db = inp.database
     # Recycle pooled connections before the server drops them for idling.
     recycle = min(3600, max(1, db.wait_timeout - 10)) if db.wait_timeout else None

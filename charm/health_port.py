@@ -1,0 +1,203 @@
+"""The unit's health-manager port in Neutron (``charmed_octavia.cloud.health_ports``) as the
+charm keeps it: ensured on the unit's hooks once configure-resources has shared the management
+network and the health managers' security group, bound to the host the neutron-openvswitch or
+ovsdb-subordinate relation names (else this machine's hostname); its id, MAC and addresses in
+the unit's peer data; every unit's address in the leader's ``controller-ip-port-list``.
+
+A unit deletes its own port when it is removed (stop, remove), and does not make it again once
+it is departing; the leader deletes the ports of units that left the peer relation. Cloud
+failures are logged (redacted) and shown in status; they never fail a hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, cast
+
+import ops
+from charmed_octavia.unit import health_manager, relations, resources
+
+if TYPE_CHECKING:
+    from charmed_octavia.unit.config import CharmConfig
+    from resource_actions import UnitCharm
+
+logger = logging.getLogger(__name__)
+
+PEER = "cluster"
+RELATIONS = (relations.NEUTRON_OPENVSWITCH, relations.OVSDB_SUBORDINATE)
+WAITING = "Waiting for the health-manager port"
+
+
+def _cloud():
+    """The cloud functions (tests swap this module's attribute for a fake)."""
+    from charmed_octavia.cloud import health_ports
+
+    return health_ports
+
+
+class HealthPort(ops.Object):
+    """The port's lifecycle on this unit; ``reconcile`` and ``status`` are called by the
+    charm's own reconcile and collect-status."""
+
+    _stored = ops.StoredState()
+    cloud = staticmethod(_cloud)
+
+    def __init__(self, charm: ops.CharmBase) -> None:
+        """Made before the charm observes its own events: a departure is known to this
+        object before the charm's reconcile runs for it."""
+        super().__init__(charm, "health-port")
+        self.charm = cast("UnitCharm", charm)
+        # The last failure ("" none), whether it needs the operator, and whether this unit
+        # is leaving (then its port is not made again).
+        self._stored.set_default(error="", blocked=False, departing=False)
+        # The unit departing in this hook, left out of the leader's list.
+        self._departed = ""
+        on = charm.on
+        charm.framework.observe(on[PEER].relation_departed, self._on_peer_departed)
+        for event in (on.stop, on.remove):
+            charm.framework.observe(event, self._on_removed)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def reconcile(self, config: CharmConfig) -> None:
+        """Ensure this unit's port and publish it; on the leader, the list of every unit's
+        address. The port stays administratively down until the host's interface for it
+        exists (``health_ports.toggle_hm_port`` then brings it up)."""
+        peer = self.model.get_relation(PEER)
+        if peer is None:
+            return
+        shared = peer.data[self.charm.app]
+        network = shared.get(resources.BOOT_NETWORKS, "")
+        health_secgroup = shared.get(resources.HEALTH_SECGROUP, "")
+        if config.enable_amphora and network and health_secgroup and not self._stored.departing:
+            self._ensure(config, peer.data[self.charm.unit], network, health_secgroup)
+        if self.charm.unit.is_leader():
+            self._publish_list(peer, shared)
+
+    def _ensure(
+        self,
+        config: CharmConfig,
+        mine: MutableMapping[str, str],
+        network: str,
+        health_secgroup: str,
+    ) -> None:
+        host = self.binding_host()
+        cloud = self.cloud()
+        try:
+            conn = self.charm.connect(config)
+            port = cloud.ensure_hm_port(
+                conn, self.charm.unit.name, host.host, network, health_secgroup
+            )
+        except Exception as e:
+            self._failed(e)
+            return
+        self._stored.error, self._stored.blocked = "", False
+        wanted = health_manager.unit_data(port)
+        if any(mine.get(k) != v for k, v in wanted.items()):
+            mine.update(wanted)
+        corrected = port.attributes.get("corrected") or []
+        if port.created or corrected:
+            logger.info(
+                "health-manager port %s %s (%s), bound to %s (from %s), address %s",
+                port.id,
+                "created" if port.created else f"corrected: {', '.join(corrected)}",
+                port.name,
+                host.host,
+                host.source,
+                wanted[health_manager.ADDRESS] or "none yet",
+            )
+
+    def _failed(self, error: Exception) -> None:
+        from charmed_octavia.cloud.networks import MissingResource
+        from charmed_octavia.cloud.outcomes import ConflictError, describe_error
+
+        message = self.charm.redact(describe_error(error))
+        status = getattr(error, "status_code", None)
+        # A conflict, a missing network or Neutron's refusal (4xx) needs the operator;
+        # anything else (unreachable, 5xx) is retried on the next hook.
+        refused = isinstance(status, int) and 400 <= status < 500
+        self._stored.blocked = isinstance(error, (ConflictError, MissingResource)) or refused
+        self._stored.error = message
+        logger.warning("health-manager port: %s", message)
+
+    def binding_host(self) -> relations.BindingHost:
+        def units(name: str) -> dict[str, dict[str, str]] | None:
+            rels = self.model.relations[name]
+            return {u.name: dict(r.data[u]) for r in rels for u in r.units} if rels else None
+
+        return relations.binding_host(
+            units(relations.NEUTRON_OPENVSWITCH),
+            units(relations.OVSDB_SUBORDINATE),
+            socket.gethostname(),
+        )
+
+    def _publish_list(self, peer: ops.Relation, shared: MutableMapping[str, str]) -> None:
+        unit = self.charm.unit
+        published = {unit.name: peer.data[unit].get(health_manager.ADDRESS, "")}
+        for other in peer.units:
+            if other.name != self._departed:
+                published[other.name] = peer.data[other].get(health_manager.ADDRESS, "")
+        wanted = health_manager.leader_list(published, shared)
+        if wanted is not None:
+            shared[resources.CONTROLLER_IPS] = wanted
+            logger.info("controller-ip-port-list: %s", wanted)
+
+    # -- departures --------------------------------------------------------------------------
+
+    def _on_peer_departed(self, event: ops.RelationDepartedEvent) -> None:
+        departing = event.departing_unit
+        if departing is None:
+            return
+        self._departed = departing.name
+        if departing.name == self.charm.unit.name:
+            # Juju removes this unit: its port is deleted on stop, and never made again.
+            self._stored.departing = True
+            return
+        if not self.charm.unit.is_leader():
+            return
+        live = {self.charm.unit.name} | {u.name for u in event.relation.units} - {departing.name}
+        self._with_cloud(
+            "deleting the ports of departed units",
+            lambda cloud, conn: cloud.delete_stale_hm_ports(conn, live, [departing.name]),
+        )
+
+    def _on_removed(self, _event: ops.EventBase) -> None:
+        self._stored.departing = True
+        self._with_cloud(
+            "deleting this unit's port",
+            lambda cloud, conn: cloud.delete_hm_port(conn, self.charm.unit.name),
+        )
+
+    def _with_cloud(self, doing: str, act) -> None:
+        """Best effort: ``act(cloud, conn)``, its result or failure logged."""
+        from charmed_octavia.cloud.outcomes import describe_error
+
+        config, _ = self.charm.loaded_config()
+        if config is None or not config.enable_amphora:
+            return
+        try:
+            done = act(self.cloud(), self.charm.connect(config))
+        except Exception as e:
+            logger.warning("%s: %s", doing, self.charm.redact(describe_error(e)))
+            return
+        logger.info("%s: %s", doing, done or "none")
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self, config: CharmConfig) -> ops.StatusBase | None:
+        """Waiting while the port is not made, blocked when it cannot be; None otherwise (and
+        before configure-resources, whose own status says so)."""
+        peer = self.model.get_relation(PEER)
+        if peer is None or not config.enable_amphora:
+            return None
+        shared = peer.data[self.charm.app]
+        if not (shared.get(resources.BOOT_NETWORKS) and shared.get(resources.HEALTH_SECGROUP)):
+            return None
+        error = self._stored.error
+        if error and self._stored.blocked:
+            return ops.BlockedStatus(f"Health-manager port: {error}"[:200])
+        if peer.data[self.charm.unit].get(health_manager.PORT_ID):
+            return None
+        return ops.WaitingStatus(f"{WAITING}: {error}"[:200] if error else WAITING)

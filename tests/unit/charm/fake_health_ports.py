@@ -1,0 +1,89 @@
+"""FakeHealthPorts: a fake of ``charmed_octavia.cloud.health_ports`` for ops.testing (no
+Neutron in an ops.testing run; the same functions run against the lab's Neutron in
+``tests/integration/test_health_ports.py``). Ports are kept in memory by unit, every call is
+recorded, and ``error`` makes the next calls raise."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from typing import Any
+
+from charmed_octavia.cloud.outcomes import Ensured
+
+NETWORK_MTU = 1442
+
+
+@dataclasses.dataclass
+class FakePort:
+    unit: str
+    id: str
+    mac: str
+    address: str
+    host: str
+    network: str
+    secgroup: str
+
+
+class FakeHealthPorts:
+    """The ports by Juju unit name, and the calls made (name, unit or units)."""
+
+    def __init__(self) -> None:
+        self.ports: dict[str, FakePort] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.error: Exception | None = None
+        self._made = 0
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def ensure_hm_port(self, conn, unit_name, host_id, network_id, health_secgroup_id):
+        self.calls.append(("ensure", unit_name))
+        self._check()
+        port = self.ports.get(unit_name)
+        action, corrected = "reused", []
+        if port is None:
+            self._made += 1
+            n = self._made
+            port = FakePort(
+                unit_name,
+                f"00000000-0000-4000-8000-{n:012d}",
+                f"fa:16:3e:00:00:{n:02x}",
+                f"fc00:1234:5678::{n:x}",
+                host_id,
+                network_id,
+                health_secgroup_id,
+            )
+            self.ports[unit_name] = port
+            action = "created"
+        elif port.host != host_id:
+            port.host, corrected = host_id, ["binding host"]
+        attributes = {
+            "mac": port.mac,
+            "addresses": [port.address],
+            "mtu": NETWORK_MTU,
+            "host": port.host,
+            "corrected": corrected,
+        }
+        name = f"octavia-health-manager-{unit_name.replace('/', '-')}-listen-port"
+        return Ensured("health-manager-port", port.id, name, action, attributes)  # type: ignore[arg-type]
+
+    def delete_hm_port(self, conn, unit_name):
+        self.calls.append(("delete", unit_name))
+        self._check()
+        port = self.ports.pop(unit_name, None)
+        return port.id if port else ""
+
+    def delete_stale_hm_ports(
+        self, conn, live_units: Collection[str], departed: Collection[str] = ()
+    ) -> list[str]:
+        self.calls.append(("delete-stale", sorted(departed)))
+        self._check()
+        gone = sorted(u for u in self.ports if u not in live_units and u in departed)
+        for unit in gone:
+            del self.ports[unit]
+        return [u.replace("/", "-") for u in gone]
+
+    def ensured_units(self) -> list[str]:
+        return [unit for call, unit in self.calls if call == "ensure"]

@@ -1,0 +1,372 @@
+"""ops.testing of the health-manager ports: each unit's port ensured once and published in its
+peer data, the leader's controller-ip-port-list on every unit, the binding host from the
+neutron-openvswitch and ovsdb-subordinate relations, departures and their ports' deletion,
+and the status while a port cannot be made.
+
+Neutron is ``FakeHealthPorts`` (tests/unit/charm/fake_health_ports.py, the ``health_ports``
+fixture of conftest.py); the same functions run against the lab's Neutron in
+``tests/integration/test_health_ports.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+
+import pytest
+from charmed_octavia.cloud.networks import MissingResource
+from charmed_octavia.cloud.outcomes import ConflictError
+from ops import testing
+
+import charm
+from tests.unit.charm.states import (
+    AMPHORA_RESOURCES,
+    amqp,
+    identity,
+    pki_secret,
+    pki_shared,
+    shared_db,
+)
+from tests.unit.charm_data import KEYSTONE_PASSWORD
+from tests.unit.fake_machine import FakeMachine
+
+CONF = "etc/octavia/octavia.conf"
+# What the two other units published (their ports made on their own hooks).
+OTHERS = {1: "fc00:1234:5678::b1", 2: "fc00:1234:5678::a2"}
+OWN = "fc00:1234:5678::1"  # FakeHealthPorts' first port
+SHARED = {
+    "heartbeat-key": "k" * 32,
+    "server-certs-key-passphrase": "p" * 32,
+    "db-synced-version": "1:14.0.0-0ubuntu1",
+    **AMPHORA_RESOURCES,
+}
+# The leader's amphora PKI, so that a non-leader renders too.
+PKI = pki_secret()
+
+
+def cluster(
+    addresses: dict[int, str] | None = None, app_data: dict[str, str] | None = None
+) -> testing.PeerRelation:
+    """The peer relation of three units; ``addresses``: the others' published addresses."""
+    found = OTHERS if addresses is None else addresses
+    return testing.PeerRelation(
+        "cluster",
+        local_app_data={**SHARED, **pki_shared(PKI), **(app_data or {})},
+        peers_data={n: {"hm-address": a} if a else {} for n, a in found.items()},
+    )
+
+
+def unit_state(peer: testing.PeerRelation, *, leader: bool = True, **kwargs) -> testing.State:
+    relations = [identity(), shared_db(), amqp(), peer, *kwargs.pop("relations", [])]
+    return testing.State(leader=leader, relations=relations, secrets=[PKI], **kwargs)
+
+
+def peer_of(state: testing.State) -> testing.PeerRelation:
+    found = next(r for r in state.relations if r.endpoint == "cluster")
+    assert isinstance(found, testing.PeerRelation)
+    return found
+
+
+def conf_value(machine: FakeMachine, key: str) -> str:
+    for line in (machine.root / CONF).read_text().splitlines():
+        if line.startswith(f"{key} = "):
+            return line.split(" = ", 1)[1]
+    raise AssertionError(f"{key} not in octavia.conf")
+
+
+def listed(*addresses: str) -> str:
+    return ", ".join(f"{a}:5555" for a in addresses)
+
+
+# -- the port and the list ---------------------------------------------------------------
+
+
+def test_the_leader_ensures_its_port_and_lists_every_units_address(ctx, machine, health_ports):
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    peer = peer_of(out)
+    assert health_ports.ensured_units() == ["octavia/0"]
+    mine = peer.local_unit_data
+    assert mine["hm-address"] == OWN
+    assert mine["hm-port-id"] == health_ports.ports["octavia/0"].id
+    assert mine["hm-mac"] == health_ports.ports["octavia/0"].mac
+    assert (json.loads(mine["hm-addresses"]), mine["hm-mtu"]) == ([OWN], "1442")
+    assert json.loads(peer.local_app_data["controller-ip-port-list"]) == sorted(
+        [OWN, *OTHERS.values()]
+    )
+    assert conf_value(machine, "controller_ip_port_list") == listed(
+        *sorted([OWN, *OTHERS.values()])
+    )
+    assert conf_value(machine, "bind_ip") == OWN
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_a_second_hook_reuses_the_port_and_changes_nothing(ctx, machine, health_ports):
+    # Arrange
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    machine.calls.clear()
+
+    # Act
+    second = ctx.run(ctx.on.update_status(), first)
+
+    # Assert
+    assert health_ports.ensured_units() == ["octavia/0", "octavia/0"]
+    assert list(health_ports.ports) == ["octavia/0"]
+    assert peer_of(second).local_unit_data == peer_of(first).local_unit_data
+    assert peer_of(second).local_app_data == peer_of(first).local_app_data
+    assert [c for c in machine.calls if c[:1] == ("systemctl",) and "restart" in c] == []
+
+
+def test_a_non_leader_renders_the_leaders_list_with_its_own_bind_ip(ctx, machine, health_ports):
+    # Arrange: the leader's list names the three units.
+    stored = json.dumps(sorted([OWN, *OTHERS.values()]))
+    peer = cluster(app_data={"controller-ip-port-list": stored})
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(peer, leader=False))
+
+    # Assert
+    assert peer_of(out).local_unit_data["hm-address"] == OWN
+    assert conf_value(machine, "bind_ip") == OWN
+    assert conf_value(machine, "controller_ip_port_list") == listed(
+        *sorted([OWN, *OTHERS.values()])
+    )
+
+
+def test_a_new_leader_adds_a_units_new_address_to_the_list(ctx, machine, health_ports):
+    # Arrange: the old leader's list, before unit 2 had a port.
+    stored = json.dumps(sorted([OWN, OTHERS[1]]))
+    peer = cluster(app_data={"controller-ip-port-list": stored})
+
+    # Act
+    out = ctx.run(ctx.on.leader_elected(), unit_state(peer))
+
+    # Assert
+    assert json.loads(peer_of(out).local_app_data["controller-ip-port-list"]) == sorted(
+        [OWN, *OTHERS.values()]
+    )
+
+
+def test_while_a_unit_has_no_address_the_stored_list_is_kept(ctx, machine, health_ports):
+    # Arrange: switched from the existing charm: its list, unit 2 not yet published.
+    stored = json.dumps(["fc00:1234:5678::aa", "fc00:1234:5678::bb", "fc00:1234:5678::cc"])
+    peer = cluster({1: OTHERS[1], 2: ""}, app_data={"controller-ip-port-list": stored})
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(peer))
+
+    # Assert
+    assert peer_of(out).local_app_data["controller-ip-port-list"] == stored
+    assert conf_value(machine, "controller_ip_port_list") == listed(
+        "fc00:1234:5678::aa", "fc00:1234:5678::bb", "fc00:1234:5678::cc"
+    )
+
+
+def test_the_options_win_over_the_port_and_the_list(ctx, machine, health_ports):
+    # Arrange
+    config = {
+        "health-manager-bind-ip": "192.0.2.10",
+        "controller-ip-port-list": "192.0.2.10:5555,192.0.2.11:5555",
+    }
+
+    # Act
+    ctx.run(ctx.on.config_changed(), unit_state(cluster(), config=config))
+
+    # Assert
+    assert conf_value(machine, "bind_ip") == "192.0.2.10"
+    assert conf_value(machine, "controller_ip_port_list") == "192.0.2.10:5555,192.0.2.11:5555"
+
+
+def test_no_port_before_configure_resources_or_without_amphorae(ctx, machine, health_ports):
+    # Arrange
+    before = dict(SHARED)
+    del before["amp-health-secgroup"]
+    peer = testing.PeerRelation(
+        "cluster", local_app_data={**before, **pki_shared(PKI)}, peers_data={1: {}}
+    )
+
+    # Act
+    ctx.run(ctx.on.config_changed(), unit_state(peer))
+    ctx.run(ctx.on.config_changed(), unit_state(cluster(), config={"enable-amphora": False}))
+
+    # Assert
+    assert health_ports.calls == []
+
+
+# -- the binding host ----------------------------------------------------------------------
+
+
+def _subordinate(endpoint: str, data: dict[str, str]) -> testing.SubordinateRelation:
+    app = "neutron-openvswitch" if endpoint == "neutron-openvswitch" else "ovn-chassis"
+    return testing.SubordinateRelation(endpoint, remote_app_name=app, remote_unit_data=data)
+
+
+@pytest.mark.parametrize(
+    ("relations", "host"),
+    [
+        ([_subordinate("neutron-openvswitch", {"host": "node1.maas"})], "node1.maas"),
+        # charms.reactive publishes chassis-name JSON-encoded.
+        ([_subordinate("ovsdb-subordinate", {"chassis-name": '"node2.maas"'})], "node2.maas"),
+        # neutron-openvswitch without use-fqdn-hint publishes no host.
+        ([_subordinate("neutron-openvswitch", {})], socket.gethostname()),
+        ([], socket.gethostname()),
+    ],
+    ids=["neutron-openvswitch", "ovsdb-subordinate", "no-host-published", "neither"],
+)
+def test_the_port_is_bound_to_the_host_the_relations_name(
+    ctx, machine, health_ports, relations, host
+):
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=relations))
+
+    # Assert
+    assert health_ports.ports["octavia/0"].host == host
+    assert peer_of(out).local_unit_data["hm-host"] == host
+
+
+def test_a_new_chassis_name_corrects_the_binding_host(ctx, machine, health_ports):
+    # Arrange
+    sub = _subordinate("ovsdb-subordinate", {"chassis-name": '"node2.maas"'})
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=[sub]))
+    moved = dataclasses.replace(sub, remote_unit_data={"chassis-name": '"node3.maas"'})
+    relations = [r for r in first.relations if r.endpoint != "ovsdb-subordinate"] + [moved]
+
+    # Act
+    out = ctx.run(
+        ctx.on.relation_changed(moved, remote_unit=0),
+        dataclasses.replace(first, relations=relations),
+    )
+
+    # Assert
+    assert list(health_ports.ports) == ["octavia/0"]
+    assert health_ports.ports["octavia/0"].host == "node3.maas"
+    assert peer_of(out).local_unit_data["hm-host"] == "node3.maas"
+
+
+# -- departures ----------------------------------------------------------------------------
+
+
+def test_a_departing_unit_leaves_the_list_and_the_leader_deletes_its_port(
+    ctx, machine, health_ports
+):
+    # Arrange: unit 2 is leaving (Juju no longer lists it in its departed hook).
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    peer = peer_of(first)
+    left = dataclasses.replace(peer, peers_data={1: {"hm-address": OTHERS[1]}})
+    state = dataclasses.replace(
+        first, relations=[*(r for r in first.relations if r is not peer), left]
+    )
+
+    # Act
+    out = ctx.run(ctx.on.relation_departed(left, remote_unit=2, departing_unit=2), state)
+
+    # Assert
+    assert ("delete-stale", ["octavia/2"]) in health_ports.calls
+    assert json.loads(peer_of(out).local_app_data["controller-ip-port-list"]) == sorted(
+        [OWN, OTHERS[1]]
+    )
+    assert conf_value(machine, "controller_ip_port_list") == listed(*sorted([OWN, OTHERS[1]]))
+
+
+def test_only_the_leader_deletes_the_ports_of_departed_units(ctx, machine, health_ports):
+    # Arrange
+    peer = cluster({1: OTHERS[1]})
+
+    # Act
+    ctx.run(
+        ctx.on.relation_departed(peer, remote_unit=2, departing_unit=2),
+        unit_state(peer, leader=False),
+    )
+
+    # Assert
+    assert [c for c in health_ports.calls if c[0] == "delete-stale"] == []
+
+
+def test_a_removed_unit_deletes_its_port_and_never_makes_it_again(machine, health_ports):
+    # Arrange: unit 3 (ops.testing takes a departing unit numbered 0 for the remote one).
+    ctx = testing.Context(charm.OctaviaCharm, unit_id=3)
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster(), leader=False))
+    peer = peer_of(first)
+
+    # Act: Juju removes this unit: departed (it is the departing one), then stop.
+    departed = ctx.run(ctx.on.relation_departed(peer, remote_unit=1, departing_unit=3), first)
+    stopped = ctx.run(ctx.on.stop(), departed)
+    ctx.run(ctx.on.update_status(), stopped)
+
+    # Assert
+    assert health_ports.ensured_units() == ["octavia/3"]
+    assert ("delete", "octavia/3") in health_ports.calls
+    assert health_ports.ports == {}
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (
+            ConflictError("port", "charm-octavia-octavia-0", ["2 are tagged"]),
+            testing.BlockedStatus(
+                "Health-manager port: port 'charm-octavia-octavia-0' already exists and "
+                "differs: 2 are tagged"
+            ),
+        ),
+        (
+            MissingResource("the management network n1 is gone: run configure-resources"),
+            testing.BlockedStatus(
+                "Health-manager port: the management network n1 is gone: run configure-resources"
+            ),
+        ),
+        (
+            ConnectionError("Neutron is unreachable"),
+            testing.WaitingStatus("Waiting for the health-manager port: Neutron is unreachable"),
+        ),
+    ],
+    ids=["duplicate", "missing-network", "unreachable"],
+)
+def test_a_port_that_cannot_be_made_is_told_in_status(ctx, machine, health_ports, error, status):
+    # Arrange
+    health_ports.error = error
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    assert out.unit_status == status
+    assert "hm-port-id" not in peer_of(out).local_unit_data
+
+
+def test_neutrons_refusal_blocks_and_no_secret_reaches_the_log(ctx, machine, health_ports):
+    # Arrange: an error that quotes the service password.
+    from openstack import exceptions
+
+    health_ports.error = exceptions.ForbiddenException(
+        f"policy refuses binding:host_id for octavia/{KEYSTONE_PASSWORD}", http_status=403
+    )
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert out.unit_status.message.startswith("Health-manager port: ")
+    told = "\n".join(line.message for line in ctx.juju_log) + str(out.unit_status)
+    assert "policy refuses binding:host_id" in told
+    assert KEYSTONE_PASSWORD not in told
+
+
+def test_the_port_once_made_clears_the_waiting_status(ctx, machine, health_ports):
+    # Arrange
+    health_ports.error = ConnectionError("Neutron is unreachable")
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    health_ports.error = None
+
+    # Act
+    out = ctx.run(ctx.on.update_status(), first)
+
+    # Assert
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
