@@ -85,13 +85,14 @@ class HealthPort(ops.Object):
     ) -> None:
         host = self.binding_host()
         cloud = self.cloud()
+        conn = None
         try:
             conn = self.charm.connect(config)
             port = cloud.ensure_hm_port(
                 conn, self.charm.unit.name, host.host, network, health_secgroup
             )
-        except Exception as e:
-            self._failed(e)
+        except Exception as e:  # any cloud failure is shown in status, never a hook error
+            self._failed(e, conn)
             return
         self._stored.error, self._stored.blocked = "", False
         wanted = health_manager.unit_data(port)
@@ -109,11 +110,13 @@ class HealthPort(ops.Object):
                 wanted[health_manager.ADDRESS] or "none yet",
             )
 
-    def _failed(self, error: Exception) -> None:
+    def _failed(self, error: Exception, conn: object) -> None:
+        from charmed_octavia.cloud import catalog
         from charmed_octavia.cloud.networks import MissingResource
         from charmed_octavia.cloud.outcomes import ConflictError, describe_error
 
-        message = self.charm.redact(describe_error(error))
+        # Naming the service a failed request went to, by the connection's catalog.
+        message = self.charm.redact(describe_error(error, catalog.endpoints(conn)))
         status = getattr(error, "status_code", None)
         # A conflict, a missing network or Neutron's refusal (4xx) needs the operator;
         # anything else (unreachable, 5xx) is retried on the next hook.
@@ -172,15 +175,19 @@ class HealthPort(ops.Object):
 
     def _with_cloud(self, doing: str, act) -> None:
         """Best effort: ``act(cloud, conn)``, its result or failure logged."""
+        from charmed_octavia.cloud import catalog
         from charmed_octavia.cloud.outcomes import describe_error
 
         config, _ = self.charm.loaded_config()
         if config is None or not config.enable_amphora:
             return
+        conn = None
         try:
-            done = act(self.cloud(), self.charm.connect(config))
-        except Exception as e:
-            logger.warning("%s: %s", doing, self.charm.redact(describe_error(e)))
+            conn = self.charm.connect(config)
+            done = act(self.cloud(), conn)
+        except Exception as e:  # best effort: logged, the hook goes on
+            told = describe_error(e, catalog.endpoints(conn))
+            logger.warning("%s: %s", doing, self.charm.redact(told))
             return
         logger.info("%s: %s", doing, done or "none")
 

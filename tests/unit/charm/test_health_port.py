@@ -370,3 +370,18 @@ def test_the_port_once_made_clears_the_waiting_status(ctx, machine, health_ports
 
     # Assert
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_a_failed_deletion_on_removal_is_logged_and_the_hook_goes_on(ctx, machine, health_ports):
+    # Arrange
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster(), leader=False))
+    health_ports.error = ConnectionError(f"Neutron is unreachable (password {KEYSTONE_PASSWORD})")
+
+    # Act
+    ctx.run(ctx.on.stop(), first)
+
+    # Assert
+    logs = "\n".join(line.message for line in ctx.juju_log)
+    assert "deleting this unit's port: Neutron is unreachable" in logs
+    assert KEYSTONE_PASSWORD not in logs
+    assert list(health_ports.ports) == ["octavia/0"]
