@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from ops import testing
 
 import charm
+from tests.unit.charm.fake_health_ports import use_fake_health_ports
 from tests.unit.charm.states import full_state, jammy_machine
 
 SIGN = Path(__file__).with_name("sign_amphora_cert.py")
@@ -37,6 +38,8 @@ def pki(octavia_python, tmp_path_factory) -> dict[str, Path]:
     machine = jammy_machine(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
+        # Neutron's health-manager port (the peer data names the management network).
+        use_fake_health_ports(patch)
         ctx = testing.Context(charm.OctaviaCharm)
         out = ctx.run(ctx.on.install(), full_state())
     assert out.unit_status == testing.ActiveStatus("Unit is ready")

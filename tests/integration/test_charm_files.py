@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,21 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
         "apache_alive": True,
     }
     assert_the_charms_resources_build_an_amphora_as_far_as_nova(report)
+    assert_the_charm_made_its_health_manager_port(report)
+
+
+def assert_the_charm_made_its_health_manager_port(report: dict) -> None:
+    """After configure-resources the unit made its health-manager port in the lab's Neutron
+    (on the management network, in the health managers' group, bound to this host: no SDN
+    relation) and bound the health manager to its address; the leader listed it."""
+    hm = report["health_manager"]
+    (port,) = hm["ports"]
+    (network,) = report["resources"]["networks"]
+    assert port["name"] == "octavia-health-manager-octavia-0-listen-port"
+    assert (port["network"], port["host"]) == (network, socket.gethostname())
+    assert len(port["security_groups"]) == 1
+    address = port["addresses"][0]
+    assert hm["rendered"] == {"bind_ip": address, "controller_ip_port_list": f"{address}:5555"}
 
 
 def assert_the_charms_resources_build_an_amphora_as_far_as_nova(report: dict) -> None:

@@ -317,11 +317,36 @@ def serve(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Path)
         )
 
 
-def rendered_value(rendered: Rendered, key: str) -> str:
-    """``[controller_worker] key`` of the charm's octavia.conf ("" when absent)."""
+def rendered_value(rendered: Rendered, key: str, section: str = "controller_worker") -> str:
+    """``[section] key`` of the charm's octavia.conf ("" when absent)."""
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     parser.read_string(rendered.files[machine.OCTAVIA_CONF].content.decode())
-    return parser.get("controller_worker", key, fallback="")
+    return parser.get(section, key, fallback="")
+
+
+def health_manager_ports(lab: Lab, rendered: Rendered) -> dict[str, Any]:
+    """The health-manager ports the charm made in the lab's Neutron (by the charm's tag) and
+    what it rendered of them in ``[health_manager]``."""
+    from charmed_octavia.cloud import health_ports, tags
+
+    admin = lab.connect(lab.admin_cloud)
+    ports = [p for p in admin.network.ports(tags=tags.TAG) if health_ports.port_unit(p)]
+    return {
+        "rendered": {
+            key: rendered_value(rendered, key, "health_manager")
+            for key in ("bind_ip", "controller_ip_port_list")
+        },
+        "ports": [
+            {
+                "name": p.name,
+                "network": p.network_id,
+                "host": p.binding_host_id,
+                "addresses": health_ports.addresses(p),
+                "security_groups": p.security_group_ids,
+            }
+            for p in ports
+        ],
+    }
 
 
 def cloud_resources(lab: Lab, rendered: Rendered) -> dict[str, Any]:
@@ -417,6 +442,7 @@ def drive(work: Path, run: Run, ttl: float) -> None:
             run.hidden += conf_secrets(conf.content.decode()) if conf else []
             run.report["charm"] = charm_report(rendered)
             run.report["resources"] = cloud_resources(lab, rendered)
+            run.report["health_manager"] = health_manager_ports(lab, rendered)
             unit = OctaviaUnit(work / "unit", lab.python.parent.parent)
             run_unit(unit, rendered, lab, run, logs)
         except BaseException:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import dataclasses
 
-import health_port
 import pytest
 from charmed_octavia.unit import machine as machine_mod
 from charmed_octavia.unit import render
@@ -21,7 +20,7 @@ import charm
 from tests.juju_rules import config_value_problem
 from tests.unit.bad_input.cases import OPTIONS, OptionCase, option_cases
 from tests.unit.bad_input.unit_files import snapshot
-from tests.unit.charm.fake_health_ports import FakeHealthPorts
+from tests.unit.charm.fake_health_ports import use_fake_health_ports
 from tests.unit.charm.states import full_state, jammy_machine
 from tests.unit.charm_data import tls_options
 
@@ -33,14 +32,6 @@ CONF_KEYS = {
 SECRET_OPTIONS = {"lb-mgmt-issuing-ca-key-passphrase", "lb-mgmt-issuing-ca-private-key"}
 
 
-def _fake_health_ports(patch: pytest.MonkeyPatch) -> None:
-    """Neutron's health-manager ports (the peer data names the management network): the
-    fake of tests/unit/charm/fake_health_ports.py, its port made the first time."""
-    fake = FakeHealthPorts()
-    patch.setattr(health_port.HealthPort, "cloud", staticmethod(lambda: fake))
-    patch.setattr(charm.OctaviaCharm, "connect", lambda self, config: "connection")
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """An active unit made once: (machine, state) with amphora TLS configured."""
@@ -48,7 +39,7 @@ def installed(tmp_path_factory):
     machine = jammy_machine(tmp_path_factory.mktemp("installed"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
-        _fake_health_ports(patch)
+        use_fake_health_ports(patch)
         ctx = testing.Context(charm.OctaviaCharm)
         out = ctx.run(ctx.on.install(), full_state(config=config))
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
@@ -61,7 +52,7 @@ def active(installed, tmp_path, monkeypatch):
     template, state = installed
     machine = template.clone(tmp_path / "unit")
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
-    _fake_health_ports(monkeypatch)
+    use_fake_health_ports(monkeypatch)
     return machine, testing.Context(charm.OctaviaCharm), state
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import health_port
 import pytest
 from ops import testing
 
 import charm
 from tests.juju_rules import action_result_problems
-from tests.unit.charm.fake_health_ports import FakeHealthPorts
+from tests.unit.charm.fake_health_ports import FakeHealthPorts, use_fake_health_ports
 from tests.unit.charm.states import jammy_machine
 from tests.unit.fake_machine import FakeMachine
 
@@ -45,9 +44,5 @@ def _results_juju_accepts(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def health_ports(monkeypatch) -> FakeHealthPorts:
-    """Neutron's health-manager ports for every ops.testing run (the peer data of a related
-    unit names the management network): the fake, and a connection that is never used."""
-    fake = FakeHealthPorts()
-    monkeypatch.setattr(health_port.HealthPort, "cloud", staticmethod(lambda: fake))
-    monkeypatch.setattr(charm.OctaviaCharm, "connect", lambda self, config: "connection")
-    return fake
+    """Neutron's health-manager ports for every ops.testing run."""
+    return use_fake_health_ports(monkeypatch)

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Collection
 from typing import Any
 
+import pytest
 from charmed_octavia.cloud.outcomes import Ensured
 
 NETWORK_MTU = 1442
@@ -87,3 +88,17 @@ class FakeHealthPorts:
 
     def ensured_units(self) -> list[str]:
         return [unit for call, unit in self.calls if call == "ensure"]
+
+
+def use_fake_health_ports(patch: pytest.MonkeyPatch) -> FakeHealthPorts:
+    """Through ``patch``: the charm's health-port cloud functions are a new fake's, and its
+    connection one that is never used (the peer data of a related unit in these suites names
+    the management network, so every hook ensures the unit's port)."""
+    import health_port
+
+    import charm
+
+    fake = FakeHealthPorts()
+    patch.setattr(health_port.HealthPort, "cloud", staticmethod(lambda: fake))
+    patch.setattr(charm.OctaviaCharm, "connect", lambda self, config: "connection")
+    return fake
