@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.infrastructure import require
+from tests.lab.chassis import Chassis
 from tests.lab.control import Lab
 from tests.lab.host import host_prerequisites
 
@@ -63,3 +64,15 @@ def lab_factory() -> Iterator[LabFactory]:
     finally:
         for each in made:
             each.down()
+
+
+@pytest.fixture(scope="module")
+def chassis(lab: Lab) -> Iterator[Chassis]:
+    """The lab's OVN chassis (Open vSwitch's userspace datapath and ovn-controller, in a
+    network namespace), up for one module, stopped at its end."""
+    require(None if os.geteuid() == 0 else "its network namespace needs root", "the lab chassis")
+    started = Chassis(lab).start()
+    try:
+        yield started
+    finally:
+        started.stop()

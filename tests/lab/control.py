@@ -214,6 +214,10 @@ class Lab:
         # Only the lab's clouds.yaml: never ~/.config/openstack or OS_* variables.
         return connect_cloud(cloud, self.clouds_yaml)
 
+    def spawn(self, svc: Service) -> None:
+        """Start a process of the lab's own (a chassis'): stopped with it, and by its watchdog."""
+        self._spawn(svc)
+
     def stop_service(self, name: str) -> None:
         svc = self._service(name)
         if svc.proc and svc.proc.poll() is None:

@@ -1,5 +1,6 @@
 """What this machine needs to run the lab: Debian's MariaDB, RabbitMQ (with epmd), Open
-vSwitch's OVSDB tools and OVN's northd, installed by ``tests/setup-host.sh``."""
+vSwitch's OVSDB tools and OVN's northd, and for the lab's chassis ``ovs-vswitchd`` and
+``ovn-controller``, installed by ``tests/setup-host.sh``."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def host_prerequisites() -> list[str]:
         (ovn.OVSDB_SERVER, "openvswitch-common (ovsdb-server)"),
         (ovn.OVSDB_TOOL, "openvswitch-common (ovsdb-tool)"),
         (ovn.OVN_NORTHD, "ovn-central (ovn-northd)"),
+        (ovn.OVS_VSWITCHD, "openvswitch-switch (ovs-vswitchd)"),
+        (ovn.OVN_CONTROLLER, "ovn-host (ovn-controller)"),
     ):
         if not Path(program).exists():
             missing.append(package)

@@ -1,8 +1,9 @@
 """Neutron: the lab's networking API, ``neutron-server`` with the ML2 plugin and its OVN
 mechanism driver (and OVN's L3 router plugin) against the lab's ``ovn-central``.
 
-No chassis runs: nothing binds a port or carries a packet (the amphorae are the noop compute's,
-the lab amphora's VIPs live in its own network namespace). Networks, subnets, ports, security
+No chassis runs with the lab itself (the amphorae are the noop compute's, the lab amphora's VIPs
+live in its own network namespace); a test that needs a port bound starts the lab's chassis
+(``tests/lab/chassis.py``: Open vSwitch and ovn-controller). Networks, subnets, ports, security
 groups and routers are real Neutron objects, and each is written to OVN's northbound database
 as on a cloud.
 """

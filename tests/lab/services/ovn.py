@@ -13,6 +13,13 @@ OVSDB_SERVER = "/usr/sbin/ovsdb-server"
 OVSDB_TOOL = "/usr/bin/ovsdb-tool"
 OVN_NORTHD = "/usr/bin/ovn-northd"
 OVN_NBCTL = "/usr/bin/ovn-nbctl"
+OVN_SBCTL = "/usr/bin/ovn-sbctl"
+# The lab's chassis (tests/lab/chassis.py): Debian's openvswitch-switch and ovn-host.
+OVS_VSWITCHD = "/usr/sbin/ovs-vswitchd"
+OVS_VSCTL = "/usr/bin/ovs-vsctl"
+OVN_CONTROLLER = "/usr/bin/ovn-controller"
+OVN_APPCTL = "/usr/bin/ovn-appctl"
+VSWITCH_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 SCHEMAS = {db: Path(f"/usr/share/ovn/ovn-{db}.ovsschema") for db in ("nb", "sb")}
 _ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
