@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import ops
 from charmed_octavia.unit import health_manager, relations, resources
 
 if TYPE_CHECKING:
+    from charmed_octavia.cloud.outcomes import Ensured
     from charmed_octavia.unit.config import CharmConfig
+    from openstack.connection import Connection
     from resource_actions import UnitCharm
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,8 @@ logger = logging.getLogger(__name__)
 PEER = "cluster"
 RELATIONS = (relations.NEUTRON_OPENVSWITCH, relations.OVSDB_SUBORDINATE)
 WAITING = "Waiting for the health-manager port"
+WAITING_OHM0 = "Waiting for o-hm0"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def _cloud():
@@ -51,7 +56,7 @@ class HealthPort(ops.Object):
         self.charm = cast("UnitCharm", charm)
         # The last failure ("" none), whether it needs the operator, and whether this unit
         # is leaving (then its port is not made again).
-        self._stored.set_default(error="", blocked=False, departing=False)
+        self._stored.set_default(error="", blocked=False, departing=False, ohm0_error="")
         # The unit departing in this hook, left out of the leader's list.
         self._departed = ""
         on = charm.on
@@ -95,7 +100,8 @@ class HealthPort(ops.Object):
             self._failed(e, conn)
             return
         self._stored.error, self._stored.blocked = "", False
-        wanted = health_manager.unit_data(port)
+        plugged = self._plug(port, host, conn)
+        wanted = health_manager.unit_data(port, plugged)
         if any(mine.get(k) != v for k, v in wanted.items()):
             mine.update(wanted)
         corrected = port.attributes.get("corrected") or []
@@ -109,6 +115,39 @@ class HealthPort(ops.Object):
                 host.source,
                 wanted[health_manager.ADDRESS] or "none yet",
             )
+
+    def _plug(self, port: Ensured, host: relations.BindingHost, conn: Connection) -> bool:
+        """o-hm0 for the port, when a subordinate charm (ovn-chassis or neutron-openvswitch)
+        runs Open vSwitch on this machine and named the host; then the port is brought up
+        (``toggle_hm_port``) once Neutron can bind it. Whether o-hm0 now carries the port."""
+        from charmed_octavia.unit import ohm0
+        from charmed_octavia.unit.machine import WorkloadError
+
+        if host.source == relations.HOSTNAME:
+            self._stored.ohm0_error = ""
+            return False
+        attrs = port.attributes
+        try:
+            wanted = ohm0.Ohm0Port(
+                port.id,
+                str(attrs.get("mac") or ""),
+                attrs.get("mtu") or 0,
+                tuple(str(i) for i in attrs.get("interfaces", ())),
+            )
+            done = ohm0.reconcile_ohm0(self.charm.workload, wanted, TEMPLATES)
+        except (ValueError, ohm0.Ohm0Error, WorkloadError) as e:
+            self._stored.ohm0_error = self.charm.redact(str(e))
+            logger.warning("o-hm0: %s", self._stored.ohm0_error)
+            return False
+        self._stored.ohm0_error = ""
+        if done.changed:
+            logger.info("o-hm0 for port %s: %s", port.id, ", ".join(done.changes))
+        if not attrs.get("admin_state_up") or attrs.get("status") == "DOWN":
+            try:
+                self.cloud().toggle_hm_port(conn, port.id)
+            except Exception as e:  # retried on the next hook
+                self._failed(e, conn)
+        return True
 
     def _failed(self, error: Exception, conn: object) -> None:
         from charmed_octavia.cloud import catalog
@@ -206,5 +245,7 @@ class HealthPort(ops.Object):
         if error and self._stored.blocked:
             return ops.BlockedStatus(f"Health-manager port: {error}"[:200])
         if peer.data[self.charm.unit].get(health_manager.PORT_ID):
+            if self._stored.ohm0_error:
+                return ops.WaitingStatus(f"{WAITING_OHM0}: {self._stored.ohm0_error}"[:200])
             return None
         return ops.WaitingStatus(f"{WAITING}: {error}"[:200] if error else WAITING)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import ops
     from charmed_octavia.unit.config import CharmConfig
+    from charmed_octavia.unit.machine import Workload
     from openstack.connection import Connection
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class UnitCharm(Protocol):
     def redact(self, text: str) -> str: ...
     def reconcile_now(self) -> None: ...
     def amphora_public_key(self) -> str: ...
+    @property
+    def workload(self) -> Workload: ...
 
 
 def configure_resources(event: ops.ActionEvent, charm: UnitCharm) -> None:

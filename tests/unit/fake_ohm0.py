@@ -61,9 +61,14 @@ class FakeOhm0Machine(FakeMachine):
             if c[0] != "run" or not any(tuple(c[1 : 1 + len(r)]) == r for r in ohm0.READ_COMMANDS)
         ]
 
+    def mutations_of(self, program: str) -> list[tuple[str, ...]]:
+        return [c for c in self.mutations() if c[0] == "run" and c[1] == program]
+
     def run(self, command: Sequence[str]) -> str:
-        super().run(command)
         name, args = command[0], list(command[1:])
+        if name not in ("ovs-vsctl", "ip", "sysctl", "networkctl"):
+            return super().run(command)  # the charm's other commands, as FakeMachine runs them
+        super().run(command)
         if name == "ovs-vsctl":
             return self._vsctl(args)
         if name == "ip":

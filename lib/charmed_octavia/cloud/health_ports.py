@@ -59,10 +59,22 @@ def addresses(port: Any) -> list[str]:
     return sorted(ips, key=lambda ip: ipaddress.ip_address(ip).version != 6)
 
 
-def _ensured(port: Any, action: str, mtu: int | None, **extra: Any) -> Ensured:
+def interfaces(conn: Connection, port: Any) -> list[str]:
+    """The port's fixed IPs with their subnets' prefix lengths (``fc00::5/64``), in the order
+    of ``addresses``: what the unit's o-hm0 is given."""
+    prefixes = {
+        sid: ipaddress.ip_network(conn.network.get_subnet(sid).cidr).prefixlen
+        for sid in {str(ip["subnet_id"]) for ip in port.fixed_ips or ()}
+    }
+    by_address = {str(ip["ip_address"]): prefixes[str(ip["subnet_id"])] for ip in port.fixed_ips}
+    return [f"{a}/{by_address[a]}" for a in addresses(port)]
+
+
+def _ensured(conn: Connection, port: Any, action: str, mtu: int | None, **extra: Any) -> Ensured:
     attributes = {
         "mac": port.mac_address,
         "addresses": addresses(port),
+        "interfaces": interfaces(conn, port),
         "mtu": mtu,
         "host": port.binding_host_id,
         "admin_state_up": bool(port.is_admin_state_up),
@@ -112,7 +124,7 @@ def ensure_hm_port(
         tags.add_tag(conn, port, tags.TAG)
     if corrected:
         port = net.get_port(port.id)
-    return _ensured(port, "reused", network.mtu, corrected=corrected)
+    return _ensured(conn, port, "reused", network.mtu, corrected=corrected)
 
 
 def _create(
@@ -136,7 +148,7 @@ def _create(
     tags.add_tag(conn, port, unit_tag(unit_name))
     tags.add_tag(conn, port, tags.TAG)
     extra = {"replaced": replaced} if replaced else {}
-    return _ensured(port, "created", network.mtu, **extra)
+    return _ensured(conn, port, "created", network.mtu, **extra)
 
 
 def _correct(conn: Connection, port: Any, host_id: str) -> list[str]:

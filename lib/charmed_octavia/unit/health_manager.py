@@ -22,18 +22,21 @@ ADDRESS = "hm-address"
 ADDRESSES = "hm-addresses"
 HOST = "hm-host"
 MTU = "hm-mtu"
-UNIT_KEYS = (PORT_ID, MAC, ADDRESS, ADDRESSES, HOST, MTU)
+INTERFACES = "hm-interfaces"
+UNIT_KEYS = (PORT_ID, MAC, ADDRESS, ADDRESSES, HOST, MTU, INTERFACES)
 
 
-def unit_data(port: Ensured) -> dict[str, str]:
+def unit_data(port: Ensured, plugged: bool) -> dict[str, str]:
     """What a unit publishes of its port: the address amphorae send heartbeats to is its
-    first (IPv6 first) fixed IP."""
+    first (IPv6 first) fixed IP, published only once o-hm0 carries it (``plugged``): the
+    health manager binds to it, and the leader lists it, only then."""
     found = [str(a) for a in port.attributes.get("addresses", ())]
     mtu = port.attributes.get("mtu")
     return {
         PORT_ID: port.id,
         MAC: str(port.attributes.get("mac") or ""),
-        ADDRESS: found[0] if found else "",
+        ADDRESS: found[0] if found and plugged else "",
+        INTERFACES: json.dumps([str(i) for i in port.attributes.get("interfaces", ())]),
         ADDRESSES: json.dumps(found),
         HOST: str(port.attributes.get("host") or ""),
         MTU: str(mtu) if mtu else "",

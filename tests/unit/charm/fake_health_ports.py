@@ -24,6 +24,8 @@ class FakePort:
     host: str
     network: str
     secgroup: str
+    # Made down, as the existing charm makes it; up once the unit has plugged it.
+    up: bool = False
 
 
 class FakeHealthPorts:
@@ -63,12 +65,21 @@ class FakeHealthPorts:
         attributes = {
             "mac": port.mac,
             "addresses": [port.address],
+            "interfaces": [f"{port.address}/64"],
             "mtu": NETWORK_MTU,
+            "admin_state_up": port.up,
             "host": port.host,
             "corrected": corrected,
         }
         name = f"octavia-health-manager-{unit_name.replace('/', '-')}-listen-port"
         return Ensured("health-manager-port", port.id, name, action, attributes)  # type: ignore[arg-type]
+
+    def toggle_hm_port(self, conn, port_id):
+        self.calls.append(("toggle", port_id))
+        self._check()
+        port = next(p for p in self.ports.values() if p.id == port_id)
+        toggled, port.up = not port.up, True
+        return toggled
 
     def delete_hm_port(self, conn, unit_name):
         self.calls.append(("delete", unit_name))

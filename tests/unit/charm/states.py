@@ -10,15 +10,15 @@ from tests.unit.charm_data import KEYSTONE_UNIT, MYSQL_ROUTER_UNIT, rabbit_unit
 from tests.unit.fake_machine import FakeMachine
 
 
-def jammy_machine(root: Path) -> FakeMachine:
-    """A fake Ubuntu 22.04 unit machine under ``root``."""
+def jammy_machine(root: Path, kind: type[FakeMachine] = FakeMachine) -> FakeMachine:
+    """A fake Ubuntu 22.04 unit machine (of ``kind``) under ``root``."""
     (root / "etc").mkdir(exist_ok=True)
     (root / "etc" / "os-release").write_text(
         'NAME="Ubuntu"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n'
     )
     # charmhelpers reads the series from lsb-release.
     (root / "etc" / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_CODENAME=jammy\n")
-    return FakeMachine(root)
+    return kind(root)
 
 
 def identity(data=None) -> testing.Relation:

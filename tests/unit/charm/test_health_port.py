@@ -24,12 +24,14 @@ from tests.unit.charm.states import (
     AMPHORA_RESOURCES,
     amqp,
     identity,
+    jammy_machine,
     pki_secret,
     pki_shared,
     shared_db,
 )
 from tests.unit.charm_data import KEYSTONE_PASSWORD
 from tests.unit.fake_machine import FakeMachine
+from tests.unit.fake_ohm0 import FakeOhm0Machine
 
 CONF = "etc/octavia/octavia.conf"
 # What the two other units published (their ports made on their own hooks).
@@ -57,8 +59,24 @@ def cluster(
     )
 
 
+@pytest.fixture
+def machine(tmp_path, monkeypatch) -> FakeOhm0Machine:
+    """A unit with Open vSwitch's br-int (FakeOhm0Machine), as ovn-chassis leaves it."""
+    fake = jammy_machine(tmp_path, FakeOhm0Machine)
+    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
+    assert isinstance(fake, FakeOhm0Machine)
+    return fake
+
+
+def chassis() -> testing.SubordinateRelation:
+    """ovn-chassis on this unit's machine, which names the chassis the port is bound to."""
+    return _subordinate("ovsdb-subordinate", {"chassis-name": '"node0.maas"'})
+
+
 def unit_state(peer: testing.PeerRelation, *, leader: bool = True, **kwargs) -> testing.State:
-    relations = [identity(), shared_db(), amqp(), peer, *kwargs.pop("relations", [])]
+    """The unit with its chassis, unless ``relations`` says which subordinates it has."""
+    extra = kwargs.pop("relations", [chassis()])
+    relations = [identity(), shared_db(), amqp(), peer, *extra]
     return testing.State(leader=leader, relations=relations, secrets=[PKI], **kwargs)
 
 
@@ -118,6 +136,56 @@ def test_a_second_hook_reuses_the_port_and_changes_nothing(ctx, machine, health_
     assert peer_of(second).local_unit_data == peer_of(first).local_unit_data
     assert peer_of(second).local_app_data == peer_of(first).local_app_data
     assert [c for c in machine.calls if c[:1] == ("systemctl",) and "restart" in c] == []
+    # o-hm0 was read, and nothing about it changed.
+    assert [c for c in machine.mutations() if c[1] in ("ovs-vsctl", "ip", "sysctl")] == []
+
+
+# -- o-hm0 ---------------------------------------------------------------------------------
+
+
+def test_the_chassis_gets_o_hm0_for_the_port_and_the_port_is_brought_up(
+    ctx, machine, health_ports
+):
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    port = health_ports.ports["octavia/0"]
+    assert machine.link is not None and machine.ovs is not None
+    assert (machine.link.mac, machine.link.mtu, machine.link.up) == (port.mac, 1442, True)
+    assert [a for a, _ in machine.link.addresses] == [f"{OWN}/64"]
+    assert machine.ovs.external_ids and machine.ovs.external_ids["iface-id"] == port.id
+    assert ("toggle", port.id) in health_ports.calls and port.up
+    assert peer_of(out).local_unit_data["hm-address"] == OWN
+    assert (machine.root / "etc/systemd/network/99-charm-octavia-o-hm0.network").exists()
+
+
+def test_without_a_chassis_the_health_manager_stays_on_the_units_address(
+    ctx, machine, health_ports
+):
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=[]))
+
+    # Assert
+    assert "octavia/0" in health_ports.ports  # the port is made all the same
+    assert machine.link is None and machine.mutations_of("ovs-vsctl") == []
+    assert peer_of(out).local_unit_data.get("hm-address", "") == ""
+    assert conf_value(machine, "bind_ip") == "192.0.2.0"  # the peer binding ops.testing gives
+    assert OWN not in conf_value(machine, "controller_ip_port_list")
+
+
+def test_an_o_hm0_that_cannot_be_made_waits_and_publishes_no_address(ctx, machine, health_ports):
+    # Arrange: ovn-chassis has not made br-int yet.
+    machine.bridges = set()
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    assert out.unit_status.name == "waiting"
+    assert out.unit_status.message.startswith("Waiting for o-hm0: ")
+    assert peer_of(out).local_unit_data.get("hm-address", "") == ""
+    assert conf_value(machine, "bind_ip") != OWN
 
 
 def test_a_non_leader_renders_the_leaders_list_with_its_own_bind_ip(ctx, machine, health_ports):

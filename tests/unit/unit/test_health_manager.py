@@ -20,13 +20,15 @@ def test_a_units_data_names_its_ipv6_address_first():
         {
             "mac": "fa:16:3e:00:00:01",
             "addresses": ["fc00::5", "10.0.0.5"],
+            "interfaces": ["fc00::5/64", "10.0.0.5/24"],
             "mtu": 1442,
             "host": "n1",
         },
     )
 
     # Act
-    data = health_manager.unit_data(port)
+    data = health_manager.unit_data(port, plugged=True)
+    unplugged = health_manager.unit_data(port, plugged=False)
 
     # Assert
     assert data == {
@@ -36,7 +38,10 @@ def test_a_units_data_names_its_ipv6_address_first():
         "hm-addresses": json.dumps(["fc00::5", "10.0.0.5"]),
         "hm-host": "n1",
         "hm-mtu": "1442",
+        "hm-interfaces": json.dumps(["fc00::5/64", "10.0.0.5/24"]),
     }
+    # Not plugged into o-hm0: no address for the health manager to bind or be listed by.
+    assert unplugged == {**data, "hm-address": ""}
 
 
 @pytest.mark.parametrize(
