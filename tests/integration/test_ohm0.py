@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,6 +200,71 @@ def test_a_mac_address_changed_on_the_device_is_put_back_and_the_port_stays_up(
     assert device(chassis)["address"] == port.mac
     assert nb(lab, "lsp-get-up", plugged.port_id).strip() == "up"
     assert conn.network.get_port(plugged.port_id).status == "ACTIVE"
+
+
+# Receives one datagram on the health manager's port (Octavia's heartbeats are UDP to 5555).
+_RECEIVE = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+    "s.bind((sys.argv[1], 5555)); s.settimeout(30)\n"
+    "data, peer = s.recvfrom(100); print(data.decode(), peer[0])\n"
+)
+_SEND = (
+    "import socket, sys, time\n"
+    "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+    "for _ in range(30):\n"
+    "    s.sendto(b'heartbeat', (sys.argv[1], 5555)); time.sleep(1)\n"
+)
+
+
+def test_a_datagram_from_an_amphora_port_reaches_the_bind_ip_through_ovn(
+    chassis: Chassis, plugged: Plugged
+):
+    # Arrange: a second port of the network, plugged as an amphora's would be, in a network
+    # namespace of its own.
+    conn = plugged.conn
+    amp = conn.network.create_port(network_id=plugged.network_id, binding_host_id=chassis.name)
+    amp_ip = amp.fixed_ips[0]["ip_address"]
+    bind_ip = ohm0_port(conn, plugged.port_id, plugged.subnet_id).bind_ip
+    chassis.run(
+        [
+            *("ovs-vsctl", "add-port", "br-int", "amp0", "--", "set", "Interface", "amp0"),
+            *("type=internal", f"external-ids:iface-id={amp.id}"),
+            *("external-ids:iface-status=active", f"external-ids:attached-mac={amp.mac_address}"),
+        ]
+    )
+    holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "120"], start_new_session=True)
+    try:
+        with procs.started(holder):
+            procs.wait_for("the namespace", lambda: Path(f"/proc/{holder.pid}/ns/net").exists())
+            chassis.run(["ip", "link", "set", "dev", "amp0", "netns", str(holder.pid)])
+            amphora = ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--"]
+            for command in (
+                ["ip", "link", "set", "dev", "amp0", "address", amp.mac_address, "up"],
+                ["ip", "addr", "add", f"{amp_ip}/64", "dev", "amp0", "nodad"],
+            ):
+                subprocess.run(amphora + command, check=True, timeout=30)
+            listener = subprocess.Popen(
+                chassis.command([sys.executable, "-c", _RECEIVE, bind_ip]),
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            with procs.started(listener):
+                # The sender repeats: the listener binds meanwhile.
+                sender = subprocess.Popen(
+                    [*amphora, sys.executable, "-c", _SEND, bind_ip], start_new_session=True
+                )
+
+                # Act
+                with procs.started(sender):
+                    received, _ = listener.communicate(timeout=40)
+    finally:
+        chassis.run(["ovs-vsctl", "--if-exists", "del-port", "br-int", "amp0"])
+        conn.network.delete_port(amp.id)
+
+    # Assert
+    assert received.split() == ["heartbeat", amp_ip]
 
 
 def test_the_chassis_processes_are_the_labs_own_in_their_namespace(lab: Lab, chassis: Chassis):
