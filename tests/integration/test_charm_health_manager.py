@@ -59,7 +59,8 @@ def _states(lab: Lab, chassis: Chassis):
     from ops import testing
 
     admin = lab.connect(lab.admin_cloud)
-    project = admin.identity.find_project("service", ignore_missing=False)
+    project = admin.get_project("service")
+    assert project is not None, "the lab has no service project"
     data = provider_data(lab, project.id, "db-password", "amqp-password")
     apps = {"identity-service": "keystone", "shared-db": "mysql-router"}
     relations = [
