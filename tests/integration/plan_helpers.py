@@ -102,3 +102,29 @@ def still_running(pids: list[int], wait: float = 10.0) -> list[int]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
+
+
+def remove_charm_resources(conn: Any, keypair: str = "") -> None:
+    """Delete what configure-resources and the health-manager ports make, found by the
+    charm's tags and names: ports on its networks, its router's interfaces, router, networks,
+    security groups, the flavor ``charm-octavia`` and ``keypair`` (when named)."""
+    from charmed_octavia.cloud import tags
+
+    net = conn.network
+    for router in net.routers(tags=tags.TAG):
+        for port in net.ports(device_id=router.id):
+            for ip in port.fixed_ips:
+                net.remove_interface_from_router(router, ip["subnet_id"])
+        net.delete_router(router)
+    for network in net.networks(tags=tags.TAG):
+        for port in net.ports(network_id=network.id):
+            net.delete_port(port)
+        net.delete_network(network)
+    for tag in (tags.TAG, tags.HEALTH_TAG):
+        for group in net.security_groups(tags=tag):
+            net.delete_security_group(group)
+    flavor = conn.compute.find_flavor("charm-octavia", ignore_missing=True)
+    if flavor is not None:
+        conn.compute.delete_flavor(flavor)
+    if keypair:
+        conn.compute.delete_keypair(keypair, ignore_missing=True)

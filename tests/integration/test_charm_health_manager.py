@@ -20,9 +20,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from charmed_octavia.cloud import health_ports, tags
+from charmed_octavia.cloud import health_ports
 from charmed_octavia.unit import ohm0
 
+from tests.integration.plan_helpers import remove_charm_resources
 from tests.integration.test_neutron import nb
 from tests.integration.test_ohm0 import device, global_addresses
 from tests.lab import procs
@@ -118,28 +119,7 @@ def unit(lab: Lab, chassis: Chassis, tmp_path_factory) -> Iterator[dict]:
                 "admin": admin,
             }
         finally:
-            _remove_what_the_charm_made(admin)
-
-
-def _remove_what_the_charm_made(admin) -> None:
-    net = admin.network
-    for port in net.ports(tags=health_ports.unit_tag(UNIT)):
-        net.delete_port(port)
-    for router in net.routers(tags=tags.TAG):
-        for port in net.ports(device_id=router.id):
-            for ip in port.fixed_ips:
-                net.remove_interface_from_router(router, ip["subnet_id"])
-        net.delete_router(router)
-    for network in net.networks(tags=tags.TAG):
-        for port in net.ports(network_id=network.id):
-            net.delete_port(port)
-        net.delete_network(network)
-    for tag in (tags.TAG, tags.HEALTH_TAG):
-        for group in net.security_groups(tags=tag):
-            net.delete_security_group(group)
-    flavor = admin.compute.find_flavor("charm-octavia", ignore_missing=True)
-    if flavor is not None:
-        admin.compute.delete_flavor(flavor)
+            remove_charm_resources(admin)
 
 
 def _conf(machine: FakeMachine, key: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from charmed_octavia.cloud import mgmt_resources, networks, security_groups, tags
 from charmed_octavia.cloud.outcomes import ConflictError
 
-from tests.integration.plan_helpers import neutron_connection
+from tests.integration.plan_helpers import neutron_connection, remove_charm_resources
 
 pytestmark = pytest.mark.lab
 
@@ -34,21 +34,7 @@ def conn(lab):
 def cleanup(conn):
     """Deletes, after the test, everything tagged as the charm tags it."""
     yield
-    net = conn.network
-    for router in net.routers(tags=tags.TAG):
-        for port in net.ports(device_id=router.id):
-            for ip in port.fixed_ips:
-                net.remove_interface_from_router(router, ip["subnet_id"])
-        net.delete_router(router)
-    for network in net.networks(tags=tags.TAG):
-        net.delete_network(network)
-    for tag in (tags.TAG, tags.HEALTH_TAG):
-        for group in net.security_groups(tags=tag):
-            net.delete_security_group(group)
-    flavor = conn.compute.find_flavor("charm-octavia", ignore_missing=True)
-    if flavor is not None:
-        conn.compute.delete_flavor(flavor)
-    conn.compute.delete_keypair("lab-amp-key", ignore_missing=True)
+    remove_charm_resources(conn, keypair="lab-amp-key")
 
 
 def _spec() -> mgmt_resources.ResourcesSpec:
