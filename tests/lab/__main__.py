@@ -80,7 +80,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             continue
         alive = procs.group_is_ours(int(info["pgid"]), info.get("start"))
         port = info.get("port")
-        listening = procs.port_open(int(port)) if port and alive else None
+        # TCP, or UDP (the health manager's heartbeat port)
+        listening = (
+            (procs.port_open(int(port)) or procs.udp_bound(int(port))) if port and alive else None
+        )
         word = "running" if alive else "STOPPED"
         extra = "" if port is None else f" port {port} {'open' if listening else 'closed'}"
         print(f"{name:16} {word} pgid {info['pgid']}{extra}")

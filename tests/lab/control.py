@@ -1,6 +1,6 @@
 """The lab: a real OpenStack control plane on 127.0.0.1 (Keystone, Barbican, Glance, Nova API,
-Placement, Neutron with ML2/OVN on OVN's own databases and northd, Octavia API and worker, MariaDB,
-RabbitMQ), for the tests and the SRU plan.
+Placement, Neutron with ML2/OVN on OVN's own databases and northd, Octavia API, worker, health
+manager and housekeeping, MariaDB, RabbitMQ), for the tests and the SRU plan.
 
 Every server binds 127.0.0.1 on a port picked at start (RabbitMQ's and Octavia's can be fixed,
 for callers inside their own network namespace), keeps its state under one temporary
@@ -68,8 +68,7 @@ SERVICES = (
     "ovn-sb",
     "ovn-northd",
     "neutron-server",
-    "octavia-api",
-    "octavia-worker",
+    *octavia.PROCESSES,
 )
 # What restarts with a service because it does not recover from the service's absence by
 # itself. RabbitMQ: an Octavia API request that was blocked on the broker is carried out once
@@ -247,6 +246,10 @@ class Lab:
         """Run ``sql`` as MariaDB's root (as a database charm creates users and grants)."""
         mariadb.admin_sql(self._context(), sql)
 
+    def database_rows(self, sql: str) -> list[list[str]]:
+        """The rows ``sql`` selects, read as MariaDB's root (each a list of column texts)."""
+        return mariadb.admin_query(self._context(), sql)
+
     def broker_admin(self, *args: str, input: str | None = None) -> str:
         """Run ``rabbitmqctl ARGS`` on the lab's node (as the rabbitmq-server charm does);
         its output."""
@@ -282,6 +285,7 @@ class Lab:
         for name, fixed in (("rabbitmq", self.amqp_port), ("octavia", self.octavia_port)):
             if fixed:
                 self.ports[name] = fixed
+        self.ports["health_manager"] = procs.free_udp_port()  # UDP: the amphorae's heartbeats
         self.passwords = {
             k: secrets.token_urlsafe(18)
             for k in ("db", "admin", "member", *keystone.SERVICE_USERS, "keystone")
@@ -414,7 +418,7 @@ class Lab:
         token = self._token()
         apis = ["barbican", "glance-api", "nova-api", "placement-api", "neutron-server"]
         if self.start_octavia:
-            apis += ["octavia-api", "octavia-worker"]
+            apis += octavia.PROCESSES
         self._wait_ready(apis, token=token)
         marks["ready"] = time.monotonic() - t0
         self.timings.update({f"phase:{k}": v for k, v in marks.items()})

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -178,6 +179,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_udp_port() -> int:
+    """A free UDP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def udp_bound(port: int, host: str = "127.0.0.1", table: Path = Path("/proc/net/udp")) -> bool:
+    """Whether a UDP socket is bound to ``host:port`` (read from the kernel's table: binding
+    the port to find out would take it from the server about to bind it)."""
+    octets = socket.inet_aton(host)
+    wanted = f"{int.from_bytes(octets, sys.byteorder):08X}:{port:04X}"
+    try:
+        lines = table.read_text().splitlines()[1:]
+    except OSError:
+        return False
+    return any(line.split()[1] == wanted for line in lines if line.strip())
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:

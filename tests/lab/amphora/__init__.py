@@ -12,7 +12,10 @@ memory cgroup of this process's own memory cgroup (v1 or v2) holding:
 - a real haproxy (Debian package) in master-worker mode, started and reloaded as the
   amphora's systemd unit does (``haproxy -c`` check, then ``-W`` start / ``SIGUSR2`` reload),
   with ``haproxy.cfg`` rendered by Octavia's own templater: ``templater="vulnerable"`` uses the
-  lab venv's octavia 14.0.x, ``"fixed"`` puts octavia 17.0.1's package first on sys.path.
+  lab venv's octavia 14.0.x, ``"fixed"`` puts octavia 17.0.1's package first on sys.path;
+- through Octavia (``heartbeats=True``), one heartbeat sender per amphora the worker boots on
+  it: the amphora agent's own ``run_sender`` with the agent configuration the worker rendered,
+  reporting the lab amphora's real haproxy (``heartbeat.py``), outside the memory cgroup.
 
 The amphora's memory report given to the templater is computed as the amphora agent would
 read /proc/meminfo inside a VM of that size: free = limit - usage, cached = the cgroup's page
@@ -38,10 +41,12 @@ Why the simulation is faithful where the verdict depends on it:
 The package by part: ``cgroup`` (the memory cgroup), ``sshd`` (sshd and its sessions' fakes),
 ``haproxy`` (rendering, check, start, reload and their waits), ``scripts/`` (the shell
 programs installed into the amphora), ``driver`` (the octavia-worker's amphora driver, with
-``driver_render.py``) and ``templater.py`` (the render for ``LabAmphora`` itself). The driver
-runs in the octavia-worker, in the lab venv: what it imports of ``tests.lab`` (this package
-included) is standard library only at module level; ``charmed_octavia`` and
-``tests.certificates`` are imported inside the methods that use them.
+``driver_render.py``), ``compute`` (its compute driver, which boots each Octavia amphora's
+heartbeats), ``heartbeat`` (the amphora agent's health sender, one per Octavia amphora),
+``options`` (their ``[lab_amphora]`` options) and ``templater.py`` (the render for
+``LabAmphora`` itself). The drivers run in Octavia's services, in the lab venv: what they import
+of ``tests.lab`` (this package included) is standard library only at module level;
+``charmed_octavia`` and ``tests.certificates`` are imported inside the methods that use them.
 
 Usage::
 
@@ -71,6 +76,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.lab.amphora import heartbeat
 from tests.lab.amphora.cgroup import (
     MemoryCgroup,
     cgroup_meminfo_kb,
@@ -105,6 +111,7 @@ if TYPE_CHECKING:
     from charmed_octavia.amphora.ssh import SSHSettings
 
 __all__ = [
+    "COMPUTE_DRIVER_NAME",
     "DRIVER_NAME",
     "FIXED_RELEASE",
     "HAPROXY",
@@ -123,7 +130,8 @@ __all__ = [
 ]
 
 LAB_NETWORK_IP = "192.0.2.1"  # what Octavia's noop amphora driver reports
-DRIVER_NAME = "lab_amphora_driver"  # entry point in tests/lab/amphora_plugin
+DRIVER_NAME = "lab_amphora_driver"  # entry points in tests/lab/amphora_plugin
+COMPUTE_DRIVER_NAME = "lab_amphora_compute"
 LAB_DIR = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = LAB_DIR / "amphora_plugin"
 REPO_ROOT = LAB_DIR.parent.parent
@@ -150,11 +158,15 @@ class LabAmphora:
         templater: str = "vulnerable",
         base_dir: Path | None = None,
         name: str | None = None,
+        *,
+        heartbeats: bool = True,
     ) -> None:
         if templater not in ("vulnerable", "fixed"):
             raise ValueError("templater is 'vulnerable' or 'fixed'")
         self.memory_bytes = memory_bytes
         self.templater = templater
+        # Through Octavia, each amphora the worker boots on it sends heartbeats (compute.py).
+        self.heartbeats = heartbeats
         self.amphora_id = str(uuid.uuid4())
         self.lb_id = str(uuid.uuid4())
         self.listener_id = str(uuid.uuid4())
@@ -212,6 +224,7 @@ class LabAmphora:
             raise
 
     def stop(self) -> None:
+        heartbeat.stop_all(self.root)
         for proc in (self.haproxy, self.sshd):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
@@ -288,8 +301,10 @@ class LabAmphora:
         The worker loads ``lab_amphora_driver`` (tests/lab/amphora/driver.py), which renders
         haproxy.cfg with this amphora's templater ("vulnerable": the worker's own octavia,
         "fixed": 17.0.1's), writes it under ``octavia_dir`` and starts or reloads haproxy in
-        this amphora's memory cgroup. The connection limit is scaled with the memory. Pass
-        with ``worker_pythonpath()`` to ``tests.lab.control.Lab``.
+        this amphora's memory cgroup. The connection limit is scaled with the memory. With
+        ``heartbeats``, its compute driver is ``lab_amphora_compute`` (compute.py): each
+        amphora it boots sends heartbeats from here to the lab's health manager. Pass with
+        ``worker_pythonpath()`` to ``tests.lab.control.Lab``.
         """
         if self.cgroup is None:
             raise RuntimeError("start the lab amphora first")
@@ -303,8 +318,12 @@ class LabAmphora:
         }
         if self.templater == "fixed":
             lab["fixed_octavia_path"] = str(fixed_octavia_path())
+        drivers = {"amphora_driver": DRIVER_NAME}
+        if self.heartbeats:
+            drivers["compute_driver"] = COMPUTE_DRIVER_NAME
+            lab["heartbeat_ttl"] = os.environ.get("LAB_TTL", "7200")
         return {
-            "controller_worker": {"amphora_driver": DRIVER_NAME},
+            "controller_worker": drivers,
             "haproxy_amphora": {
                 "base_path": self.octavia_dir,
                 "base_cert_dir": f"{self.octavia_dir}/certs",
@@ -312,6 +331,22 @@ class LabAmphora:
             },
             "lab_amphora": lab,
         }
+
+    def heartbeat_agent(self, amphora_id: str) -> Path:
+        """The agent directory of Octavia amphora ``amphora_id`` on this lab amphora: its
+        ``amphora-agent.conf`` (private), ``heartbeat.log`` and ``view/`` (heartbeat.py)."""
+        return heartbeat.agent_dir(self.root, amphora_id)
+
+    def set_heartbeat_key(self, amphora_id: str, key: str) -> None:
+        """Sign the amphora's heartbeats with ``key`` from now on: its agent configuration
+        rewritten and reloaded (SIGHUP), as after an agent configuration update."""
+        directory = self.heartbeat_agent(amphora_id)
+        pid = heartbeat.sender_pid(directory)
+        if pid is None:
+            raise RuntimeError(f"no heartbeat sender runs for amphora {amphora_id}")
+        path = heartbeat.agent_conf(directory)
+        write_private(path, heartbeat.replace_heartbeat_key(path.read_text(), key))
+        os.kill(pid, signal.SIGHUP)
 
     @staticmethod
     def worker_pythonpath() -> list[Path]:

@@ -19,7 +19,9 @@ real haproxy driver and the amphora agent do, on the lab amphora:
   unit's reload (``SIGUSR2`` to the master) or, if haproxy is not running, its start (master-
   worker, daemonized, in the amphora's memory cgroup and its own network namespace holding the
   VIP); then waits until a new worker is ready or the kernel OOM-killer has struck;
-- records each render and its outcome as one JSON line in ``<root>/run/driver-events.jsonl``.
+- records each render and its outcome as one JSON line in ``<root>/run/driver-events.jsonl``;
+- for an amphora the lab compute driver booted (``compute.py``), puts the load balancer into
+  its heartbeat agent's view (``heartbeat.py``), as the agent's own haproxy is all a VM has.
 
 Configuration: the ``[lab_amphora]`` section of octavia.conf (``LabAmphora.octavia_overrides``).
 The worker imports this module with ``PYTHONPATH=<amphora_plugin>:<repository root>``: what it
@@ -44,7 +46,6 @@ from octavia.amphorae.drivers.noop_driver import (  # pyright: ignore[reportMiss
     driver as noop_driver,
 )
 from octavia.common import constants as consts  # pyright: ignore[reportMissingImports]
-from octavia.common.config import cfg  # pyright: ignore[reportMissingImports]
 from octavia.common.jinja.haproxy.combined_listeners import (  # pyright: ignore[reportMissingImports]
     jinja_cfg,
 )
@@ -52,23 +53,11 @@ from octavia.common.tls_utils import cert_parser  # pyright: ignore[reportMissin
 from oslo_log import log as logging  # pyright: ignore[reportMissingImports]
 from stevedore import driver as stevedore_driver  # pyright: ignore[reportMissingImports]
 
-from tests.lab.amphora import cgroup, haproxy
+from tests.lab.amphora import cgroup, haproxy, heartbeat
+from tests.lab.amphora.options import CONF
 from tests.lab.files import write_private
 
 LOG = logging.getLogger(__name__)
-CONF = cfg.CONF
-CONF.register_opts(
-    [
-        cfg.StrOpt("root", help="The lab amphora's root directory."),
-        cfg.StrOpt("cgroup_dir", help="The lab amphora's memory cgroup directory."),
-        cfg.IntOpt("memory_bytes", help="The lab amphora's memory (its cgroup limit)."),
-        cfg.StrOpt("templater", choices=["vulnerable", "fixed"], default="vulnerable"),
-        cfg.StrOpt("fixed_octavia_path", help="Directory holding octavia 17.0.1's package."),
-        cfg.StrOpt("haproxy", default=haproxy.HAPROXY),
-        cfg.FloatOpt("settle_timeout", default=60.0),
-    ],
-    group="lab_amphora",
-)
 _CACHESIZE = re.compile(r"^\s*tune\.ssl\.cachesize\s+(\d+)", re.M)
 _MAXCONN = re.compile(r"^\s*maxconn\s+(\d+)", re.M)
 
@@ -123,6 +112,9 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         details = self._amp_details()
         config, source = self._render(amphora, listeners, certs, details)
         self._apply(loadbalancer.id, loadbalancer, config, source, details)
+        agent = heartbeat.agent_dir(self.root, amphora.id)
+        if agent.is_dir():  # booted by the lab compute driver: its heartbeats report this one
+            heartbeat.show_load_balancer(agent, self.base_path, loadbalancer.id)
 
     def delete(self, listener: Any) -> None:
         super().delete(listener)
@@ -228,7 +220,8 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
         return {
             "dir": lb_dir,
             "config": lb_dir / "haproxy.cfg",
-            "pid": lb_dir / "haproxy.pid",
+            # As the amphora's unit (agent_api's util.pid_path): the health sender reads it.
+            "pid": lb_dir / f"{lb_id}.pid",
             "master_socket": self.root / "run" / f"{lb_id}.master.sock",
             "user_group": self.base_path / "haproxy-default-user-group.conf",
             "wrapper": self.root / "bin" / "amphora-haproxy",

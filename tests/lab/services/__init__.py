@@ -1,7 +1,7 @@
 """The lab's services, one module each: ``mariadb``, ``rabbitmq``, ``ovn`` (``ovn-central``:
 both OVSDB servers and ``ovn-northd``), ``keystone``, ``barbican``, ``glance`` (``glance-api``,
 one file store), ``nova`` (its API only), ``neutron`` (``neutron-server``, ML2/OVN) and
-``octavia`` (API and worker).
+``octavia`` (API, worker, health manager, housekeeping).
 
 Every module has the same interface, driven by ``tests.lab.control.Lab`` in the order (and
 parallelism) of ``Lab._bring_up``:

@@ -134,16 +134,27 @@ def admin_sql(ctx: Context, sql: str) -> None:
     """Run ``sql`` as the server's root over its socket (the database provider's side).
 
     The statements go on standard input, not the command line: they may hold passwords."""
+    _root_client(ctx, sql)
+
+
+def admin_query(ctx: Context, sql: str) -> list[list[str]]:
+    """The rows ``sql`` selects, read as the server's root, each a list of its columns' text
+    (``NULL`` for a null)."""
+    out = _root_client(ctx, sql, "--batch", "--skip-column-names", "--raw")
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def _root_client(ctx: Context, sql: str, *options: str) -> str:
     d = ctx.dir / "mysql"
-    subprocess.run(
-        ["mariadb", f"--socket={d / 'mysqld.sock'}", "-uroot"],
+    return subprocess.run(
+        ["mariadb", f"--socket={d / 'mysqld.sock'}", "-uroot", *options],
         env={"PATH": _ENV_PATH, "HOME": str(d), "LANG": "C.UTF-8"},
         input=sql,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
-    )
+    ).stdout
 
 
 def probe(service: Service, token: str | None) -> bool:

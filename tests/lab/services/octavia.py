@@ -1,7 +1,13 @@
-"""Octavia: the lab's load-balancer API and worker, and the CA the worker needs for amphora
-certificates even with the noop amphora driver. The API checks flavors against Nova and VIPs
-against Neutron (``API_DRIVERS``); the worker's drivers are noop unless overridden (the lab
-amphora's replaces the amphora driver)."""
+"""Octavia: the lab's load-balancer API, worker, health manager and housekeeping, and the CA
+the worker needs for amphora certificates even with the noop amphora driver. The API checks
+flavors against Nova and VIPs against Neutron (``API_DRIVERS``); the worker's drivers are noop
+unless overridden (the lab amphora's replace the amphora and compute drivers).
+
+The health manager listens for heartbeats on a free UDP port of 127.0.0.1, which is also
+``controller_ip_port_list`` (what the worker writes into each amphora's agent configuration).
+Failover is off (``FAILOVER_OFF_TIMEOUT``) unless a test lowers ``heartbeat_timeout``: the
+health manager fails over an amphora whose heartbeats stopped, which in the lab is one whose
+lab amphora a test has stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tests.lab import procs
 from tests.lab.files import Sections, merge_sections, read_ini, write_ini, write_private
 from tests.lab.services import (
     POLICY,
@@ -23,7 +30,7 @@ from tests.lab.services import (
     rabbitmq,
 )
 
-PROCESSES = ("octavia-api", "octavia-worker")
+PROCESSES = ("octavia-api", "octavia-worker", "octavia-health-manager", "octavia-housekeeping")
 # The API's drivers over octavia.conf's: Nova checks a flavor's compute flavor; Neutron (the
 # allowed-address-pairs driver) checks the VIP subnet and network, and creates the VIP port
 # on it. The worker keeps the noop network driver: plugging a VIP port needs a Nova server's
@@ -34,6 +41,15 @@ API_DRIVERS = {
 }
 # The worker logs this once its RPC consumer has declared its queues on RabbitMQ.
 WORKER_READY_MARK = "Creating fanout queue: octavia_provisioning_v2"
+# Housekeeping logs this once it has read its configuration and starts its threads.
+HOUSEKEEPING_READY_MARK = "Starting house keeping at"
+# The amphorae's heartbeat interval (the agent's default is 10 s): a test sees its amphora
+# reported within seconds.
+HEARTBEAT_INTERVAL = 3
+# An amphora is stale once no heartbeat came for heartbeat_timeout; a day outlives any lab
+# (LAB_TTL, 2 h by default), so none is ever failed over, and the health manager's check
+# (which first waits that long) never runs. A test that wants failover overrides it.
+FAILOVER_OFF_TIMEOUT = 86400
 
 
 def conf_path(lab_dir: Path) -> Path:
@@ -98,6 +114,23 @@ def _controller_worker(ctx: Context) -> dict[str, str]:
     }
 
 
+def _health_manager(ctx: Context) -> dict[str, str]:
+    port = ctx.ports["health_manager"]
+    return {
+        "bind_ip": "127.0.0.1",
+        "bind_port": str(port),
+        "controller_ip_port_list": f"127.0.0.1:{port}",
+        "heartbeat_key": secrets.token_hex(16),
+        "heartbeat_interval": str(HEARTBEAT_INTERVAL),
+        "heartbeat_timeout": str(FAILOVER_OFF_TIMEOUT),
+        "health_check_interval": "3",
+        "failover_threads": "1",
+        # One process each for the health and the statistics updates (default: one per CPU).
+        "health_update_threads": "1",
+        "stats_update_threads": "1",
+    }
+
+
 def _sections(ctx: Context) -> Sections:
     port = ctx.ports["octavia"]
     authtoken = keystone.authtoken(ctx, "octavia")
@@ -119,10 +152,7 @@ def _sections(ctx: Context) -> Sections:
         "certificates": _certificates(ctx),
         "controller_worker": _controller_worker(ctx),
         "haproxy_amphora": {"server_ca": str(ca_paths(ctx.dir)[0])},
-        "health_manager": {
-            "heartbeat_key": secrets.token_hex(16),
-            "controller_ip_port_list": "127.0.0.1:5555",
-        },
+        "health_manager": _health_manager(ctx),
         "task_flow": {"jobboard_enabled": "false"},
         "nova": {"region_name": REGION, "endpoint_type": "internal"},
         "neutron": {"region_name": REGION, "valid_interfaces": "internal"},
@@ -156,8 +186,10 @@ def start(
     worker_pythonpath: Sequence[Path] = (),
 ) -> None:
     """Migrate the schema, start the API under gunicorn once ``networks_ready`` returns (the
-    management network is in octavia.conf), then (once ``broker_ready`` returns) the worker,
-    with ``worker_pythonpath`` as its PYTHONPATH when given."""
+    management network is in octavia.conf), the health manager and housekeeping, then (once
+    ``broker_ready`` returns) the worker. ``worker_pythonpath`` is the PYTHONPATH of the worker
+    and of the health manager and housekeeping, which run the worker's flows themselves
+    (failover, certificate rotation) with its drivers."""
     conf = conf_path(ctx.dir)
     ctx.run(
         "octavia-api",
@@ -167,22 +199,28 @@ def start(
     svc = ctx.gunicorn("octavia-api", ctx.ports["octavia"], conf)
     svc.env["LAB_APP_EXTRA_CONFIG"] = str(ctx.dir / "octavia" / "octavia-api.conf")
     ctx.spawn(svc)
+    for name in ("octavia-health-manager", "octavia-housekeeping"):
+        ctx.spawn(_controller_service(ctx, name, worker_pythonpath))
     broker_ready()
-    env = ctx.venv_env("octavia-worker")
-    if worker_pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in worker_pythonpath)
-    ctx.spawn(
-        Service(
-            "octavia-worker",
-            [str(ctx.venv_bin / "octavia-worker"), "--config-file", str(conf)],
-            env,
-            ctx.log("octavia-worker"),
-        )
-    )
+    ctx.spawn(_controller_service(ctx, "octavia-worker", worker_pythonpath))
+
+
+def _controller_service(ctx: Context, name: str, pythonpath: Sequence[Path]) -> Service:
+    env = ctx.venv_env(name)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
+    argv = [str(ctx.venv_bin / name), "--config-file", str(conf_path(ctx.dir))]
+    port = ctx.ports["health_manager"] if name == "octavia-health-manager" else None
+    return Service(name, argv, env, ctx.log(name), port=port)
 
 
 def probe(service: Service, token: str | None) -> bool:
+    # Only this process's lines: a restarted process's log still holds the last one's mark.
     if service.name == "octavia-worker":
-        # Only this process's lines: a restarted worker's log still holds the last one's mark.
         return WORKER_READY_MARK in service.log_since_start()
+    if service.name == "octavia-housekeeping":
+        return HOUSEKEEPING_READY_MARK in service.log_since_start()
+    if service.name == "octavia-health-manager":
+        # Its listener logs before it binds: the bound socket is what says it listens.
+        return service.port is not None and procs.udp_bound(service.port)
     return http_ok(service, "/v2/lbaas/loadbalancers", token)
