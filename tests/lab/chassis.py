@@ -16,15 +16,20 @@ Three processes of the lab (``Lab.spawn``: stopped with it, or by its watchdog):
 Their run directory (sockets, pid files, control sockets, database) is ``<lab dir>/chassis``,
 never the system's ``/var/run/openvswitch``: ``OVS_RUNDIR`` points every tool there.
 ``Chassis.command`` wraps a command to run in the namespace against that database;
-``ChassisMachine`` is a unit ``Machine`` whose commands run so.
+``ChassisMachine`` is a unit ``Machine`` whose commands run so. ``Chassis.plug`` puts a Neutron
+port (an amphora's, as Nova's VIF plugging would) into a network namespace of its own: an
+internal port of ``br-int`` moved there, so the namespace's traffic goes through OVN.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +49,24 @@ _LOG = ("--no-chdir", "-vconsole:info", "-vsyslog:off")
 
 class ChassisError(RuntimeError):
     """The chassis did not come up (the message carries its log's tail)."""
+
+
+@dataclass(frozen=True)
+class PluggedPort:
+    """A Neutron port plugged on the chassis into a network namespace of its own."""
+
+    port_id: str
+    device: str  # its name in the namespace
+    interface: str  # its address and prefix, as ``ip addr`` takes it
+    netns: str  # as ``nsenter --net=`` takes it
+
+    @property
+    def address(self) -> str:
+        return str(ipaddress.ip_interface(self.interface).ip)
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in the port's namespace."""
+        return ["nsenter", f"--net={self.netns}", "--", *argv]
 
 
 class Chassis:
@@ -200,6 +223,47 @@ class Chassis:
                 self.lab.stop_service(name)
         self._spawned.clear()
         self._namespace_pid = None
+
+    @contextlib.contextmanager
+    def plug(self, port_id: str, mac: str, interface: str) -> Iterator[PluggedPort]:
+        """Port ``port_id`` (MAC ``mac``) in a new network namespace, ``interface`` (address
+        and prefix) on it: an internal port of ``br-int`` bound to it (``iface-id``), which the
+        userspace datapath makes a tap device in the chassis' namespace, moved into the new
+        one. The namespace is held by a lab process (stopped with the lab, or by its
+        watchdog); on the way out the port is removed from ``br-int``, then the holder stops."""
+        tag = uuid.uuid4().hex[:8]
+        device, holder = f"amp{tag[:6]}", f"chassis-netns-{tag}"
+        self.run(
+            [
+                *("ovs-vsctl", "add-port", "br-int", device, "--", "set", "Interface", device),
+                *("type=internal", f"external-ids:iface-id={port_id}"),
+                *("external-ids:iface-status=active", f"external-ids:attached-mac={mac}"),
+            ]
+        )
+        try:
+            pid = self._spawn(holder, ["unshare", "--net", "--", "sleep", "infinity"])
+            plugged = PluggedPort(port_id, device, interface, f"/proc/{pid}/ns/net")
+            procs.wait_for("the port's namespace", lambda: Path(plugged.netns).exists())
+            # The tap device appears once ovs-vswitchd has applied the new port.
+            procs.wait_for(
+                f"{device} in the chassis", lambda: self._link_exists(device), timeout=30
+            )
+            self.run(["ip", "link", "set", "dev", device, "netns", str(pid)])
+            for argv in (
+                ["ip", "link", "set", "dev", device, "address", mac, "up"],
+                ["ip", "addr", "add", interface, "dev", device, "nodad"],
+            ):
+                subprocess.run(plugged.command(argv), check=True, timeout=30, capture_output=True)
+            yield plugged
+        finally:
+            self.run(["ovs-vsctl", "--if-exists", "del-port", "br-int", device], check=False)
+            if holder in self._spawned:
+                self.lab.stop_service(holder)
+                self._spawned.remove(holder)
+
+    def _link_exists(self, device: str) -> bool:
+        argv = ["ip", "link", "show", "dev", device]
+        return subprocess.run(self.command(argv), capture_output=True, check=False).returncode == 0
 
     def rss_by_process(self) -> dict[str, int]:
         """The resident memory of each of the chassis' processes, in bytes."""

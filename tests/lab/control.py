@@ -218,7 +218,7 @@ class Lab:
         self._spawn(svc)
 
     def stop_service(self, name: str) -> None:
-        svc = self._service(name)
+        svc = self.service(name)
         if svc.proc and svc.proc.poll() is None:
             procs.stop_group(svc.proc.pid)
             with contextlib.suppress(Exception):
@@ -228,7 +228,7 @@ class Lab:
     def start_service(self, name: str) -> None:
         """Start a service (stopped by ``stop_service``) and return once it answers, restarting
         what does not recover from its absence by itself (``RESTART_WITH``) with it."""
-        svc = self._service(name)
+        svc = self.service(name)
         if svc.proc and svc.proc.poll() is None:
             return
         # Stopped while the service is still away, so that nothing they held on to from its
@@ -424,7 +424,7 @@ class Lab:
         self.timings.update({f"phase:{k}": v for k, v in marks.items()})
 
     # ----------------------------------------------------------------- processes
-    def _service(self, name: str) -> Service:
+    def service(self, name: str) -> Service:
         if name not in self._services:
             raise LabError(f"unknown lab service {name!r}; known: {', '.join(SERVICES)}")
         return self._services[name]

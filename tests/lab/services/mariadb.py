@@ -33,6 +33,13 @@ def url(ctx: Context, db: str) -> str:
     )
 
 
+def socket_url(lab_dir: Path, password: str, db: str) -> str:
+    """``url`` over the server's Unix socket (``password``: the lab's ``db``): for a service in
+    a network namespace of its own (a chassis'), where 127.0.0.1 is not the lab's."""
+    sock = lab_dir / "mysql" / "mysqld.sock"
+    return f"mysql+pymysql://lab:{password}@localhost/{db}?unix_socket={sock}&charset=utf8"
+
+
 def configure(ctx: Context) -> None:
     """MariaDB takes its settings on the command line (``--no-defaults``): only its tmpdir."""
     (ctx.dir / "mysql" / "tmp").mkdir()
@@ -82,10 +89,12 @@ def start(ctx: Context) -> None:
     ctx.spawn(Service("mariadb", argv, env, ctx.log("mariadb"), ctx.ports["mysql"]))
     ctx.wait_ready(["mariadb"])
     sql = "".join(f"CREATE DATABASE {db} CHARACTER SET utf8;" for db in DATABASES)
-    sql += (
-        f"CREATE USER 'lab'@'127.0.0.1' IDENTIFIED BY '{ctx.passwords['db']}';"
-        "GRANT ALL PRIVILEGES ON *.* TO 'lab'@'127.0.0.1';"
-    )
+    # 'lab'@'localhost' is the same account over the Unix socket (``socket_url``).
+    for host in ("127.0.0.1", "localhost"):
+        sql += (
+            f"CREATE USER 'lab'@'{host}' IDENTIFIED BY '{ctx.passwords['db']}';"
+            f"GRANT ALL PRIVILEGES ON *.* TO 'lab'@'{host}';"
+        )
     ctx.run("mariadb", ["mariadb", f"--socket={sock}", "-uroot", "-e", sql], env=env)
 
 
