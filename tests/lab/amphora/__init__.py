@@ -17,6 +17,14 @@ memory cgroup of this process's own memory cgroup (v1 or v2) holding:
   it: the amphora agent's own ``run_sender`` with the agent configuration the worker rendered,
   reporting the lab amphora's real haproxy (``heartbeat.py``), outside the memory cgroup.
 
+A test may give it a place on lb-mgmt-net (``attach_management``: a network namespace holding
+an amphora's Neutron port, plugged on the lab's chassis): then the amphorae it stands for
+report that port's address as their ``lb_network_ip``, their heartbeats leave from there, and
+a second sshd listens there on port 22, so that a client on lb-mgmt-net reaches it as a
+verifier on a unit reaches an amphora, with no address map. Without one (the SRU plan's lab),
+the address is the noop driver's ``192.0.2.1`` and ``ssh_settings`` maps it to 127.0.0.1 (a
+named fake).
+
 The amphora's memory report given to the templater is computed as the amphora agent would
 read /proc/meminfo inside a VM of that size: free = limit - usage, cached = the cgroup's page
 cache and shmem. The connection limit is scaled with the memory (50000 for 32 GiB).
@@ -42,11 +50,12 @@ The package by part: ``cgroup`` (the memory cgroup), ``sshd`` (sshd and its sess
 ``haproxy`` (rendering, check, start, reload and their waits), ``scripts/`` (the shell
 programs installed into the amphora), ``driver`` (the octavia-worker's amphora driver, with
 ``driver_render.py``), ``compute`` (its compute driver, which boots each Octavia amphora's
-heartbeats), ``heartbeat`` (the amphora agent's health sender, one per Octavia amphora),
-``options`` (their ``[lab_amphora]`` options) and ``templater.py`` (the render for
-``LabAmphora`` itself). The drivers run in Octavia's services, in the lab venv: what they import
-of ``tests.lab`` (this package included) is standard library only at module level;
-``charmed_octavia`` and ``tests.certificates`` are imported inside the methods that use them.
+heartbeats), ``management`` (its place on lb-mgmt-net, when a test gives it one),
+``heartbeat`` (the amphora agent's health sender, one per Octavia amphora), ``options``
+(their ``[lab_amphora]`` options) and ``templater.py`` (the render for ``LabAmphora`` itself).
+The drivers run in Octavia's services, in the lab venv: what they import of ``tests.lab``
+(this package included) is standard library only at module level; ``charmed_octavia`` and
+``tests.certificates`` are imported inside the methods that use them.
 
 Usage::
 
@@ -76,7 +85,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.lab.amphora import heartbeat
+from tests.lab.amphora import heartbeat, management
 from tests.lab.amphora.cgroup import (
     MemoryCgroup,
     cgroup_meminfo_kb,
@@ -101,6 +110,7 @@ from tests.lab.amphora.sshd import (
     install_systemctl,
     spawn_sshd,
     wait_listening,
+    wait_listening_in,
 )
 from tests.lab.files import write_private
 from tests.lab.procs import free_port
@@ -180,6 +190,8 @@ class LabAmphora:
         self.connection_limit = max(1, round(FULL_CONNECTION_LIMIT / self.scale))
         self.cgroup: MemoryCgroup | None = None
         self.sshd: subprocess.Popen[bytes] | None = None
+        self.mgmt_sshd: subprocess.Popen[bytes] | None = None
+        self.management: management.Management | None = None
         self.haproxy: subprocess.Popen[bytes] | None = None
         self.ssh_port = 0
         self.vip_port = free_port()
@@ -225,7 +237,7 @@ class LabAmphora:
 
     def stop(self) -> None:
         heartbeat.stop_all(self.root)
-        for proc in (self.haproxy, self.sshd):
+        for proc in (self.haproxy, self.sshd, self.mgmt_sshd):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 try:
@@ -283,13 +295,26 @@ class LabAmphora:
             address_map={LAB_NETWORK_IP: ("127.0.0.1", self.ssh_port)},
         )
 
+    def management_ssh_settings(
+        self, private_key_path: Path, known_hosts_path: Path
+    ) -> SSHSettings:
+        """SSH to the amphorae at their ``lb_network_ip`` on lb-mgmt-net, port 22, with no
+        address map: for a client on lb-mgmt-net (the chassis' namespace, as a unit's o-hm0)."""
+        from charmed_octavia.amphora.ssh import SSHSettings
+
+        return SSHSettings(
+            private_key_path=Path(private_key_path),
+            known_hosts_path=Path(known_hosts_path),
+            username="root",
+        )
+
     def amphora(self) -> Amphora:
         from charmed_octavia.amphora.discovery import Amphora
 
         return Amphora(
             id=self.amphora_id,
             loadbalancer_id=self.lb_id,
-            lb_network_ip=LAB_NETWORK_IP,
+            lb_network_ip=self.management.address if self.management else LAB_NETWORK_IP,
             role="STANDALONE",
             status="ALLOCATED",
         )
@@ -331,6 +356,24 @@ class LabAmphora:
             },
             "lab_amphora": lab,
         }
+
+    def attach_management(self, netns: str, address: str) -> management.Management:
+        """Give the lab amphora its port on lb-mgmt-net: the Octavia amphorae booted on it from
+        now on send their heartbeats from network namespace ``netns`` (which holds the port,
+        plugged on the lab's chassis) and report ``address`` as their ``lb_network_ip``
+        (``management.py``); a second sshd listens there on ``[address]:22``."""
+        placed = management.attach(self.root, netns, address)
+        self.mgmt_sshd, _ = spawn_sshd(
+            self.root,
+            self._in_cgroup,
+            prefix=placed.command(),
+            listen=(placed.address, 22),
+            name="sshd-mgmt",
+        )
+        self._started.append(self.mgmt_sshd.pid)
+        wait_listening_in(self.mgmt_sshd, 22, self.root / "run/sshd-mgmt.log")
+        self.management = placed
+        return placed
 
     def heartbeat_agent(self, amphora_id: str) -> Path:
         """The agent directory of Octavia amphora ``amphora_id`` on this lab amphora: its

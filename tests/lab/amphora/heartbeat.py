@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tests.lab import procs
@@ -101,15 +101,19 @@ def boot(
     *,
     ttl: float,
     env: Mapping[str, str],
+    prefix: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """The amphora's boot as far as its heartbeats go: its agent configuration (``config``,
-    written private), the compute id its deletion names, and the sender, started."""
+    written private), the compute id its deletion names, and the sender, started (under
+    ``prefix``: ``nsenter --net=...`` runs it in the amphora's namespace on lb-mgmt-net;
+    nsenter execs it, so the PID recorded is the sender's)."""
     (directory / "view").mkdir(parents=True, exist_ok=True)
     write_private(agent_conf(directory), config)
     (directory / "compute_id").write_text(compute_id)
     with open(directory / "heartbeat.log", "ab") as log:
         sender = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 # Not -m: the package imports this module first, which runpy warns about.
                 "-c",

@@ -1,5 +1,6 @@
 """The lab amphora's SSH endpoint: a real sshd on 127.0.0.1 (free port, own host key, own
-config) in a private mount namespace, and the fakes its sessions see first on PATH.
+config) in a private mount namespace, and the fakes its sessions see first on PATH. With a
+place on lb-mgmt-net, a second one listens on the amphora's address there, port 22.
 
 The fakes (``scripts/``) stand where the lab host differs from an amphora VM:
 ``systemctl`` is FakeSystemctl (this host has no systemd as PID 1; the fake records
@@ -9,11 +10,12 @@ the shared kernel's log) and ``pidof`` is FakePidof (only this amphora's process
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.lab import procs
@@ -78,16 +80,16 @@ def force_command(root: Path) -> str:
     return lines[0]
 
 
-def _write_config(root: Path, port: int, host_key: Path) -> Path:
+def _write_config(root: Path, port: int, host_key: Path, listen: str, name: str) -> Path:
     ssh_dir = root / "ssh"
-    config = ssh_dir / "sshd_config"
+    config = ssh_dir / f"{name}_config"
     config.write_text(
         "\n".join(
             [
                 f"Port {port}",
-                "ListenAddress 127.0.0.1",
+                f"ListenAddress {listen}",
                 f"HostKey {host_key}",
-                f"PidFile {root / 'run/sshd.pid'}",
+                f"PidFile {root / 'run' / f'{name}.pid'}",
                 f"AuthorizedKeysFile {ssh_dir / 'authorized_keys'}",
                 "PermitRootLogin prohibit-password",
                 "PasswordAuthentication no",
@@ -106,17 +108,27 @@ def _write_config(root: Path, port: int, host_key: Path) -> Path:
     return config
 
 
-def spawn_sshd(root: Path, preexec_fn: Callable[[], None]) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the amphora's sshd (as ``preexec_fn`` sets up its process) on a free port; return
-    it and its port at once (``wait_listening`` waits for it)."""
+def spawn_sshd(
+    root: Path,
+    preexec_fn: Callable[[], None],
+    *,
+    prefix: Sequence[str] = (),
+    listen: tuple[str, int] | None = None,
+    name: str = "sshd",
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the amphora's sshd (as ``preexec_fn`` sets up its process) on ``listen``, by
+    default a free port of 127.0.0.1; return it and its port at once (``wait_listening``
+    waits for it). ``prefix`` (``nsenter --net=...``) runs it in another network namespace:
+    the amphora's on lb-mgmt-net, where a second sshd (``name``) listens on its address."""
     ssh_dir = root / "ssh"
     host_key = ssh_dir / "host_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True
-    )
+    if not host_key.exists():  # one host key, whichever address the client reaches
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True
+        )
     (ssh_dir / "authorized_keys").touch(mode=0o600)
-    port = procs.free_port()
-    config = _write_config(root, port, host_key)
+    address, port = listen or ("127.0.0.1", procs.free_port())
+    config = _write_config(root, port, host_key, address, name)
     # sshd's privilege-separation directory, as the openssh-server unit creates it.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     # sshd's private mount namespace: the amphora's own (empty) home for the login user
@@ -127,6 +139,7 @@ def spawn_sshd(root: Path, preexec_fn: Callable[[], None]) -> tuple[subprocess.P
     home.mkdir(mode=0o700, exist_ok=True)
     sshd = subprocess.Popen(
         [
+            *prefix,
             "/usr/bin/unshare",
             "--mount",
             "--propagation",
@@ -144,9 +157,25 @@ def spawn_sshd(root: Path, preexec_fn: Callable[[], None]) -> tuple[subprocess.P
             str(config),
         ],
         preexec_fn=preexec_fn,
-        stderr=open(root / "run/sshd.log", "wb"),  # noqa: SIM115
+        stderr=open(root / "run" / f"{name}.log", "wb"),  # noqa: SIM115
     )
     return sshd, port
+
+
+def wait_listening_in(sshd: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """``wait_listening`` for an sshd in another network namespace: its listening socket read
+    from its own view of the kernel's TCP tables."""
+    deadline = time.monotonic() + 10
+    wanted = f":{port:04X}"
+    while time.monotonic() < deadline and sshd.poll() is None:
+        for table in ("tcp", "tcp6"):
+            with contextlib.suppress(OSError):
+                rows = Path(f"/proc/{sshd.pid}/net/{table}").read_text().splitlines()[1:]
+                # Column 4 is the state: 0A is LISTEN.
+                if any(r.split()[1].endswith(wanted) and r.split()[3] == "0A" for r in rows):
+                    return
+        time.sleep(0.05)
+    raise RuntimeError(f"lab sshd did not start: {log.read_text()}")
 
 
 def wait_listening(sshd: subprocess.Popen[bytes], port: int, log: Path) -> None:
