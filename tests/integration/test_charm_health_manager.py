@@ -1,130 +1,46 @@
 """The charm's own hooks make the health manager's data path on the lab's chassis.
 
-The charm runs under ``ops.testing`` with the identity-service relation of the lab's octavia
-user and an ovsdb-subordinate relation naming the lab's chassis: its configure-resources
-action makes lb-mgmt-net and the security groups in the lab's Neutron, and its reconcile
-makes the unit's health-manager port, bound to the chassis, and plugs it into o-hm0 on the
-chassis' real Open vSwitch, where ovn-controller binds it. Neutron then reports the port
-ACTIVE, and the rendered octavia.conf binds the health manager to o-hm0's address.
-
-The unit's machine is ``ChassisUnitMachine``: o-hm0's commands (``ovs-vsctl``, ``ip``,
-``sysctl``, ``networkctl``) run for real in the chassis' namespace; the packages, services
-and Octavia's own programs are ``FakeMachine``'s (a named fake: they would act on this
-machine, not a unit's).
+The charm's leader runs under ``ops.testing`` on the chassis (``charm_on_chassis``): its
+configure-resources action makes lb-mgmt-net and the security groups in the lab's Neutron, and
+its reconcile makes the unit's health-manager port, bound to the chassis, and plugs it into
+o-hm0 on the chassis' real Open vSwitch, where ovn-controller binds it. Neutron then reports
+the port ACTIVE, and the rendered octavia.conf binds the health manager to o-hm0's address.
+Then, through the charm's hooks again: a second hook changes nothing, a lowered MTU on the
+network is corrected on o-hm0, the leader deletes the port of a unit that left the peer
+relation and drops it from the list, and the unit's own removal deletes its port.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from charmed_octavia.cloud import health_ports
-from charmed_octavia.unit import ohm0
+from charmed_octavia.unit import health_manager, ohm0, resources
 
-from tests.integration.plan_helpers import remove_charm_resources
+from tests.integration.charm_on_chassis import OHM0_PROGRAMS, UNIT, UnitOnChassis, charm_unit
 from tests.integration.test_neutron import nb
 from tests.integration.test_ohm0 import device, global_addresses
 from tests.lab import procs
-from tests.lab.charm_inputs import operator_config, provider_data
 from tests.lab.chassis import Chassis
 from tests.lab.control import Lab
-from tests.unit.fake_machine import FakeMachine
 
 pytestmark = pytest.mark.lab
-
-OHM0_PROGRAMS = ("ovs-vsctl", "ip", "sysctl", "networkctl")
-UNIT = "octavia/0"
-
-
-class ChassisUnitMachine(FakeMachine):
-    """A fake unit machine (``FakeMachine``) whose o-hm0 commands run on the lab's chassis."""
-
-    def __init__(self, root: Path, chassis: Chassis) -> None:
-        super().__init__(root)
-        self.chassis = chassis
-
-    def run(self, command: Sequence[str]) -> str:
-        if command[0] not in OHM0_PROGRAMS:
-            return super().run(command)
-        self.calls.append(("run", *command))
-        return self.chassis.run(command)
-
-    def service_active(self, name: str) -> bool:
-        # No systemd-networkd in the chassis' namespace (no systemd as PID 1 here).
-        return False if name == ohm0.NETWORKD else super().service_active(name)
-
-
-def _states(lab: Lab, chassis: Chassis):
-    from ops import testing
-
-    admin = lab.connect(lab.admin_cloud)
-    project = admin.get_project("service")
-    assert project is not None, "the lab has no service project"
-    data = provider_data(lab, project.id, "db-password", "amqp-password")
-    apps = {"identity-service": "keystone", "shared-db": "mysql-router"}
-    relations = [
-        testing.Relation(
-            name, remote_app_name=apps.get(name, "rabbitmq-server"), remote_units_data={0: bag}
-        )
-        for name, bag in data.items()
-    ]
-    subordinate = testing.SubordinateRelation(
-        "ovsdb-subordinate",
-        remote_app_name="ovn-chassis",
-        remote_unit_data={"chassis-name": f'"{chassis.name}"'},
-    )
-    return testing.State(
-        leader=True,
-        config=operator_config(secrets.token_urlsafe(18)),
-        relations=[*relations, subordinate, testing.PeerRelation("cluster")],
-    )
 
 
 @pytest.fixture(scope="module")
 def unit(lab: Lab, chassis: Chassis, tmp_path_factory) -> Iterator[dict]:
     """install, configure-resources and update-status of the charm on the chassis' unit."""
-    import charmhelpers.osplatform
-    from ops import testing
-
-    root = tmp_path_factory.mktemp("unit")
-    (root / "etc").mkdir()
-    (root / "etc" / "os-release").write_text("NAME=Ubuntu\nUBUNTU_CODENAME=jammy\n")
-    (root / "etc" / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_CODENAME=jammy\n")
-    machine = ChassisUnitMachine(root, chassis)
-    admin = lab.connect(lab.admin_cloud)
-    # Neutron binds a port to a host only once it knows that host's OVN controller agent.
-    procs.wait_for(
-        "Neutron knows the chassis' agent",
-        lambda: any(a.is_alive for a in admin.network.agents(host=chassis.name)),
-        timeout=60,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(charmhelpers.osplatform, "get_platform", lambda: "ubuntu")
-        import charm
-
-        patch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
-        ctx = testing.Context(charm.OctaviaCharm)
-        try:
-            installed = ctx.run(ctx.on.install(), _states(lab, chassis))
-            configured = ctx.run(ctx.on.action("configure-resources"), installed)
-            machine.calls.clear()
-            again = ctx.run(ctx.on.update_status(), configured)
-            yield {
-                "ctx": ctx,
-                "machine": machine,
-                "configured": configured,
-                "again": again,
-                "admin": admin,
-            }
-        finally:
-            remove_charm_resources(admin)
-
-
-def _conf(machine: FakeMachine, key: str) -> str:
-    text = (machine.root / "etc/octavia/octavia.conf").read_text()
-    return next(line.split(" = ", 1)[1] for line in text.splitlines() if line.startswith(key))
+    with charm_unit(lab, chassis, tmp_path_factory.mktemp("unit")) as made:
+        made.machine.calls.clear()
+        again = made.ctx.run(made.ctx.on.update_status(), made.configured)
+        yield {
+            "made": made,
+            "machine": made.machine,
+            "configured": made.configured,
+            "again": again,
+            "admin": made.admin,
+        }
 
 
 def test_the_units_port_comes_up_on_the_chassis_and_the_health_manager_binds_o_hm0(
@@ -152,9 +68,9 @@ def test_the_units_port_comes_up_on_the_chassis_and_the_health_manager_binds_o_h
     fixed = port.fixed_ips[0]["ip_address"]
     assert (link["address"], link["mtu"]) == (port.mac_address, network.mtu)
     assert global_addresses(link) == {f"{fixed}/64"}
-    machine = unit["machine"]
-    assert _conf(machine, "bind_ip") == fixed
-    assert _conf(machine, "controller_ip_port_list") == f"{fixed}:5555"
+    made: UnitOnChassis = unit["made"]
+    assert made.conf("bind_ip") == fixed
+    assert made.conf("controller_ip_port_list") == f"{fixed}:5555"
     assert unit["configured"].unit_status.name == "active"
 
 
@@ -169,3 +85,81 @@ def test_a_second_hook_changes_nothing_on_the_chassis(unit: dict):
     assert ran, "update-status did not look at o-hm0"
     assert [c for c in ran if not any(c[: len(r)] == r for r in ohm0.READ_COMMANDS)] == []
     assert unit["again"].unit_status.name == "active"
+
+
+def _peer(state):
+    return next(r for r in state.relations if r.endpoint == "cluster")
+
+
+def _with_peers(state, peers_data: dict):
+    """``state`` whose peer relation has the other units ``peers_data``."""
+    from dataclasses import replace
+
+    peer = _peer(state)
+    return replace(
+        state, relations={*state.relations} - {peer} | {replace(peer, peers_data=peers_data)}
+    )
+
+
+def test_a_changed_network_mtu_is_corrected_on_o_hm0_by_the_next_hook(
+    chassis: Chassis, unit: dict
+):
+    # Arrange: the operator lowers lb-mgmt-net's MTU in Neutron.
+    made: UnitOnChassis = unit["made"]
+    (port,) = made.admin.network.ports(tags=health_ports.unit_tag(UNIT))
+    network = made.admin.network.get_network(port.network_id)
+    mtu = network.mtu - 58
+    made.admin.network.update_network(network, mtu=mtu)
+
+    # Act
+    after = made.ctx.run(made.ctx.on.update_status(), unit["again"])
+
+    # Assert: o-hm0 follows, and the unit publishes the new MTU.
+    assert device(chassis)["mtu"] == mtu
+    assert _peer(after).local_unit_data[health_manager.MTU] == str(mtu)
+    assert after.unit_status.name == "active"
+
+
+def test_the_leader_deletes_the_port_of_a_unit_that_left(unit: dict):
+    # Arrange: octavia/1 made its port, and its address is in the leader's list.
+    from ops import testing
+
+    made: UnitOnChassis = unit["made"]
+    shared = _peer(unit["again"]).local_app_data
+    other = health_ports.ensure_hm_port(
+        made.admin,
+        "octavia/1",
+        "lab-other-host",
+        shared[resources.BOOT_NETWORKS],
+        shared[resources.HEALTH_SECGROUP],
+    )
+    state = _with_peers(unit["again"], {1: {health_manager.ADDRESS: "fd00::1"}})
+    joined = made.ctx.run(made.ctx.on.relation_changed(_peer(state), remote_unit=1), state)
+
+    # Act: Juju no longer lists octavia/1 in the relation-departed hook.
+    gone = _with_peers(joined, {})
+    left = made.ctx.run(
+        made.ctx.on.relation_departed(_peer(gone), remote_unit=1, departing_unit=1), gone
+    )
+
+    # Assert: the list had both units, and keeps the leader's only; octavia/1's port is gone.
+    assert "fd00::1:5555" in _peer(joined).local_app_data[resources.CONTROLLER_IPS]
+    assert _peer(left).local_app_data[resources.CONTROLLER_IPS] == made.conf(
+        "controller_ip_port_list"
+    )
+    assert "fd00::1" not in _peer(left).local_app_data[resources.CONTROLLER_IPS]
+    assert made.admin.network.find_port(other.id) is None
+    assert list(made.admin.network.ports(tags=health_ports.unit_tag(UNIT)))
+    assert isinstance(left.unit_status, testing.ActiveStatus)
+
+
+def test_the_removed_unit_deletes_its_own_port(unit: dict):
+    # Arrange
+    made: UnitOnChassis = unit["made"]
+    assert list(made.admin.network.ports(tags=health_ports.unit_tag(UNIT)))
+
+    # Act
+    made.ctx.run(made.ctx.on.stop(), unit["again"])
+
+    # Assert
+    assert list(made.admin.network.ports(tags=health_ports.unit_tag(UNIT))) == []

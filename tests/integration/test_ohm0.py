@@ -226,24 +226,8 @@ def test_a_datagram_from_an_amphora_port_reaches_the_bind_ip_through_ovn(
     amp = conn.network.create_port(network_id=plugged.network_id, binding_host_id=chassis.name)
     amp_ip = amp.fixed_ips[0]["ip_address"]
     bind_ip = ohm0_port(conn, plugged.port_id, plugged.subnet_id).bind_ip
-    chassis.run(
-        [
-            *("ovs-vsctl", "add-port", "br-int", "amp0", "--", "set", "Interface", "amp0"),
-            *("type=internal", f"external-ids:iface-id={amp.id}"),
-            *("external-ids:iface-status=active", f"external-ids:attached-mac={amp.mac_address}"),
-        ]
-    )
-    holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "120"], start_new_session=True)
     try:
-        with procs.started(holder):
-            procs.wait_for("the namespace", lambda: Path(f"/proc/{holder.pid}/ns/net").exists())
-            chassis.run(["ip", "link", "set", "dev", "amp0", "netns", str(holder.pid)])
-            amphora = ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--"]
-            for command in (
-                ["ip", "link", "set", "dev", "amp0", "address", amp.mac_address, "up"],
-                ["ip", "addr", "add", f"{amp_ip}/64", "dev", "amp0", "nodad"],
-            ):
-                subprocess.run(amphora + command, check=True, timeout=30)
+        with chassis.plug(amp.id, amp.mac_address, f"{amp_ip}/64") as amphora:
             listener = subprocess.Popen(
                 chassis.command([sys.executable, "-c", _RECEIVE, bind_ip]),
                 stdout=subprocess.PIPE,
@@ -253,14 +237,14 @@ def test_a_datagram_from_an_amphora_port_reaches_the_bind_ip_through_ovn(
             with procs.started(listener):
                 # The sender repeats: the listener binds meanwhile.
                 sender = subprocess.Popen(
-                    [*amphora, sys.executable, "-c", _SEND, bind_ip], start_new_session=True
+                    amphora.command([sys.executable, "-c", _SEND, bind_ip]),
+                    start_new_session=True,
                 )
 
                 # Act
                 with procs.started(sender):
                     received, _ = listener.communicate(timeout=40)
     finally:
-        chassis.run(["ovs-vsctl", "--if-exists", "del-port", "br-int", "amp0"])
         conn.network.delete_port(amp.id)
 
     # Assert
