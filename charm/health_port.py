@@ -331,4 +331,6 @@ class HealthPort(ops.Object):
         related = [name for name in RELATIONS if self.model.relations[name]]
         if not related:
             return "no ovsdb-subordinate or neutron-openvswitch relation"
-        return f"the {' and '.join(related)} relation names no host"
+        if len(related) == 1:
+            return f"the {related[0]} relation names no host"
+        return f"neither the {' nor the '.join(related)} relation names a host"

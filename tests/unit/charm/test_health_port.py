@@ -178,6 +178,20 @@ def test_a_subordinate_that_names_no_host_blocks_with_its_name(ctx, machine, hea
     )
 
 
+def test_two_subordinates_that_name_no_host_are_both_told(ctx, machine, health_ports):
+    # Arrange: ovn-chassis has not published its chassis name yet either.
+    relations = [_subordinate("neutron-openvswitch", {}), _subordinate("ovsdb-subordinate", {})]
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=relations))
+
+    # Assert
+    assert out.unit_status == testing.BlockedStatus(
+        "Health-manager port: neither the neutron-openvswitch nor the ovsdb-subordinate "
+        "relation names a host (amphorae cannot reach this unit)"
+    )
+
+
 def test_the_chassis_joining_plugs_the_port_and_clears_the_block(ctx, machine, health_ports):
     # Arrange
     first = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=[]))
