@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 KeyType = Literal["ec", "rsa"]
@@ -139,3 +139,12 @@ def lb_mgmt_options(
         "lb-mgmt-controller-cacert": b64(pki.controller_ca.cert_pem),
         "lb-mgmt-controller-cert": b64(pki.controller.cert_pem + pki.controller.key_pem()),
     }
+
+
+def ssh_public_key() -> str:
+    """A new ed25519 public key in OpenSSH's format: Nova computes a keypair's fingerprint,
+    and refuses made-up key material."""
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()

@@ -10,19 +10,13 @@ import pytest
 from charmed_octavia.cloud import mgmt_resources, networks, security_groups, tags
 from charmed_octavia.cloud.outcomes import ConflictError
 
+from tests.certificates import ssh_public_key
 from tests.integration.plan_helpers import neutron_connection, remove_charm_resources
 
 pytestmark = pytest.mark.lab
 
 
-def _public_key() -> str:
-    """A real public key: Nova computes its fingerprint, and refuses made-up key material."""
-    import asyncssh
-
-    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
-
-
-PUBLIC_KEY = _public_key()
+PUBLIC_KEY = ssh_public_key()
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ from typing import Any
 
 from charmed_octavia.unit import machine, relations
 
+from tests.certificates import ssh_public_key
 from tests.lab import charm_compute, procs
 from tests.lab.charm_inputs import (
     Rendered,
@@ -227,13 +228,6 @@ def exercise_load_balancer(lab: Lab) -> dict[str, Any]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-
-
-def public_key() -> str:
-    """A real OpenSSH public key (Nova computes its fingerprint) for the amphorae's keypair."""
-    import asyncssh
-
-    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
 
 
 def conf_secrets(text: str) -> list[str]:
@@ -436,7 +430,7 @@ def drive(work: Path, run: Run, ttl: float) -> None:
             if project is None:
                 raise RuntimeError("the lab has no service project")
             data = provider_data(lab, project.id, db_password, amqp_password)
-            config = operator_config(passphrase) | amphora_config(public_key())
+            config = operator_config(passphrase) | amphora_config(ssh_public_key())
             rendered = render_with_charm(work / "charm", data, config)
             conf = rendered.files.get(machine.OCTAVIA_CONF)
             run.hidden += conf_secrets(conf.content.decode()) if conf else []

@@ -216,7 +216,7 @@ class FakeMachine(unit_machine.Machine):
         import shutil
 
         shutil.copytree(self.root, root, symlinks=True)
-        twin = FakeMachine(root)
+        twin = type(self)(root)
         twin.installed.update(self.installed)
         twin.arch = self.arch
         for name in ("active", "enabled", "masked"):

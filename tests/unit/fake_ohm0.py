@@ -12,6 +12,7 @@ Open vSwitch and ovn-controller in ``tests/integration/test_ohm0.py``.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from charmed_octavia.unit import ohm0
 from tests.unit.fake_machine import FakeMachine
 
 FOREVER = 4294967295
+# The programs o-hm0's reconcile runs.
+OHM0_PROGRAMS = ("ovs-vsctl", "ip", "sysctl", "networkctl")
 
 
 @dataclass
@@ -52,6 +55,23 @@ class FakeOhm0Machine(FakeMachine):
         self.ovs: FakeOvsInterface | None = None
         self.link: FakeLink | None = None
         self.accept_ra = "1"
+        # How many reads of the device an added address takes to show (None: it never does,
+        # as when something else on the machine takes it away again).
+        self.address_lag: int | None = 0
+        self._pending: list[list] = []
+
+    def clone(self, root: Path) -> FakeOhm0Machine:
+        """The same machine under ``root``, its Open vSwitch and o-hm0 alike."""
+        twin = super().clone(root)
+        assert isinstance(twin, FakeOhm0Machine)
+        twin.bridges = set(self.bridges)
+        twin.ovs, twin.link = copy.deepcopy(self.ovs), copy.deepcopy(self.link)
+        twin.accept_ra, twin.address_lag = self.accept_ra, self.address_lag
+        return twin
+
+    def charm_runs(self) -> list[tuple[str, ...]]:
+        """The commands run besides o-hm0's (``OHM0_PROGRAMS``)."""
+        return [c for c in self.calls_of("run") if c[1] not in OHM0_PROGRAMS]
 
     def mutations(self) -> list[tuple[str, ...]]:
         """The commands run that change something (every call but the reads)."""
@@ -66,7 +86,7 @@ class FakeOhm0Machine(FakeMachine):
 
     def run(self, command: Sequence[str]) -> str:
         name, args = command[0], list(command[1:])
-        if name not in ("ovs-vsctl", "ip", "sysctl", "networkctl"):
+        if name not in OHM0_PROGRAMS:
             return super().run(command)  # the charm's other commands, as FakeMachine runs them
         super().run(command)
         if name == "ovs-vsctl":
@@ -111,6 +131,7 @@ class FakeOhm0Machine(FakeMachine):
 
     def _ip(self, args: list[str]) -> str:
         if args[0] == "-j":
+            self._settle()
             return json.dumps([self._link_json()] if self.link else [])
         assert self.link is not None
         if args[:2] == ["link", "set"]:
@@ -123,11 +144,23 @@ class FakeOhm0Machine(FakeMachine):
                 self.link.up = True
             return ""
         verb, address = args[1], args[2]
-        if verb == "add":
+        if verb == "add" and self.address_lag == 0:
             self.link.addresses.append((address, True))
+        elif verb == "add":
+            self._pending.append([address, self.address_lag])
         else:
             self.link.addresses = [a for a in self.link.addresses if a[0] != address]
         return ""
+
+    def _settle(self) -> None:
+        """One read of the device: the added addresses whose lag has passed show."""
+        for pending in list(self._pending):
+            if pending[1] is None:
+                continue
+            pending[1] -= 1
+            if pending[1] <= 0 and self.link is not None:
+                self.link.addresses.append((pending[0], True))
+                self._pending.remove(pending)
 
     def _link_json(self) -> dict:
         assert self.link is not None

@@ -15,7 +15,7 @@ tag are a ``ConflictError`` with nothing changed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from charmed_octavia.cloud import tags
@@ -59,15 +59,35 @@ def addresses(port: Any) -> list[str]:
     return sorted(ips, key=lambda ip: ipaddress.ip_address(ip).version != 6)
 
 
+def prefixed_addresses(
+    fixed_ips: Sequence[Mapping[str, str]], subnet_cidrs: Mapping[str, str]
+) -> list[str]:
+    """Each fixed IP (``subnet_id`` and ``ip_address``, as Neutron lists them) with its
+    subnet's prefix length (``fc00::5/64``), IPv6 first as in ``addresses``: what the unit's
+    o-hm0 is given. A subnet without a CIDR, or one that is not a network, is a ValueError."""
+    found = []
+    for fixed in fixed_ips:
+        address = str(fixed.get("ip_address", ""))
+        cidr = subnet_cidrs.get(str(fixed.get("subnet_id", "")))
+        if not cidr:
+            raise ValueError(f"no CIDR for the subnet of fixed IP {address}")
+        try:
+            prefix = ipaddress.ip_network(cidr, strict=False).prefixlen
+        except ValueError:
+            raise ValueError(f"subnet CIDR {cidr!r} is not a network") from None
+        found.append((address, prefix))
+    found.sort(key=lambda item: ipaddress.ip_address(item[0]).version != 6)
+    return [f"{address}/{prefix}" for address, prefix in found]
+
+
 def interfaces(conn: Connection, port: Any) -> list[str]:
-    """The port's fixed IPs with their subnets' prefix lengths (``fc00::5/64``), in the order
-    of ``addresses``: what the unit's o-hm0 is given."""
-    prefixes = {
-        sid: ipaddress.ip_network(conn.network.get_subnet(sid).cidr).prefixlen
-        for sid in {str(ip["subnet_id"]) for ip in port.fixed_ips or ()}
+    """``prefixed_addresses`` of the port, its subnets' CIDRs from Neutron."""
+    fixed_ips = list(port.fixed_ips or ())
+    cidrs = {
+        sid: str(conn.network.get_subnet(sid).cidr)
+        for sid in {str(ip["subnet_id"]) for ip in fixed_ips}
     }
-    by_address = {str(ip["ip_address"]): prefixes[str(ip["subnet_id"])] for ip in port.fixed_ips}
-    return [f"{a}/{by_address[a]}" for a in addresses(port)]
+    return prefixed_addresses(fixed_ips, cidrs)
 
 
 def _ensured(conn: Connection, port: Any, action: str, mtu: int | None, **extra: Any) -> Ensured:
@@ -177,6 +197,11 @@ def toggle_hm_port(conn: Connection, port_id: str) -> bool:
     net.update_port(port, is_admin_state_up=False)
     net.update_port(port, is_admin_state_up=True)
     return True
+
+
+def hm_port_status(conn: Connection, port_id: str) -> str:
+    """Neutron's status of the port (``ACTIVE`` once the host's agent has bound it)."""
+    return str(conn.network.get_port(port_id).status or "")
 
 
 def delete_hm_port(conn: Connection, unit_name: str) -> str:

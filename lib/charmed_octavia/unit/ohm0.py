@@ -16,6 +16,8 @@ router must not take the unit's traffic.
 
 ``reconcile_ohm0`` reads the state first (``ovs-vsctl``, ``ip -j addr show``, ``sysctl``) and
 runs only the commands that correct what is wrong; with everything right it changes nothing.
+After a change it reads the device again until it shows every address (``ADDRESS_TIMEOUT``):
+an address something else on the machine takes away is an ``Ohm0AddressError``.
 The state persists across reboots: Open vSwitch keeps the port and its ``mtu_request`` in its
 database; systemd-networkd's files (``NETWORK_FILE`` under the existing charm's name, so that a
 switch from it replaces its DHCP configuration, and ``LINK_FILE`` with the MAC address, which
@@ -32,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from charmed_octavia.cloud.waiting import Backoff, WaitTimeout, wait_for
 from charmed_octavia.unit.machine import File, Workload, WorkloadError
 from charmed_octavia.unit.render import environment
 
@@ -45,6 +48,11 @@ ACCEPT_RA = f"net.ipv6.conf.{INTERFACE}.accept_ra"
 MIN_MTU_IPV4 = 68
 MIN_MTU_IPV6 = 1280
 MAX_MTU = 65535
+
+# How long o-hm0 may take to show its addresses after a change (systemd-networkd, reloaded,
+# reconfigures the device on its own time), and how often it is read meanwhile.
+ADDRESS_TIMEOUT = 10.0
+ADDRESS_POLL = Backoff(initial=0.1, factor=2.0, maximum=1.0)
 
 # How each command that only reads the state begins: anything else changes something.
 READ_COMMANDS = (
@@ -63,12 +71,17 @@ class Ohm0Error(RuntimeError):
     """o-hm0 cannot be made right; the message is safe to show."""
 
 
+class Ohm0AddressError(Ohm0Error):
+    """o-hm0 does not carry the port's addresses once ``ADDRESS_TIMEOUT`` has passed after
+    they were set: something on the machine takes them away, which no retry corrects."""
+
+
 @dataclass(frozen=True)
 class Ohm0Port:
     """What o-hm0 is made from: the unit's Neutron port on the lb-mgmt network.
 
-    ``addresses``: each fixed IP with its subnet's prefix length (``fd00::5/64``), in the
-    port's order; the first is the health manager's ``bind_ip``.
+    ``addresses``: each fixed IP with its subnet's prefix length (``fd00::5/64``), IPv6 first
+    (``health_ports.prefixed_addresses``); the first is the health manager's ``bind_ip``.
     """
 
     port_id: str
@@ -108,17 +121,11 @@ class Ohm0Port:
         subnet_cidrs: Mapping[str, str],
     ) -> Ohm0Port:
         """From Neutron's port (``fixed_ips``: ``subnet_id`` and ``ip_address`` each) and the
-        CIDR of each of its subnets."""
-        addresses = []
-        for fixed in fixed_ips:
-            cidr = subnet_cidrs.get(fixed.get("subnet_id", ""))
-            if not cidr:
-                raise ValueError(f"no CIDR for the subnet of fixed IP {fixed.get('ip_address')}")
-            try:
-                prefix = ipaddress.ip_network(cidr, strict=False).prefixlen
-            except ValueError:
-                raise ValueError(f"subnet CIDR {cidr!r} is not a network") from None
-            addresses.append(f"{fixed.get('ip_address')}/{prefix}")
+        CIDR of each of its subnets, the addresses as ``health_ports.prefixed_addresses``
+        orders them (IPv6 first: the health manager's address)."""
+        from charmed_octavia.cloud.health_ports import prefixed_addresses
+
+        addresses = prefixed_addresses(fixed_ips, subnet_cidrs)
         return cls(port_id, str(mac).lower(), mtu, tuple(addresses))
 
     @property
@@ -201,7 +208,35 @@ def reconcile_ohm0(machine: Workload, port: Ohm0Port, templates_dir: Path) -> Oh
         machine.run(["sysctl", "-q", "-w", f"{ACCEPT_RA}=0"])
         changes.append("router advertisements ignored")
     changes.extend(persist(machine, port, templates_dir))
+    if changes:
+        await_addresses(machine, port)
     return Ohm0Result(bind_ip=port.bind_ip, changes=tuple(changes))
+
+
+def missing_addresses(link: LinkState | None, port: Ohm0Port) -> list[str]:
+    """The port's addresses that o-hm0 (None: absent) does not carry."""
+    present = {a.interface for a in link.addresses} if link is not None else set()
+    return [str(i) for i in port.interfaces() if i not in present]
+
+
+def await_addresses(machine: Workload, port: Ohm0Port) -> None:
+    """Once o-hm0 was changed: it carries every address of the port within
+    ``ADDRESS_TIMEOUT``, else ``Ohm0AddressError``."""
+    try:
+        wait_for(
+            f"the addresses of {INTERFACE}",
+            lambda: missing_addresses(read_link(machine), port),
+            state=", ".join,
+            done=lambda missing: not missing,
+            fault=lambda _missing: None,
+            timeout=ADDRESS_TIMEOUT,
+            backoff=ADDRESS_POLL,
+        )
+    except WaitTimeout as e:
+        raise Ohm0AddressError(
+            f"{INTERFACE} lacks {e.last} {ADDRESS_TIMEOUT:g} s after it was set: does "
+            "another network manager configure it?"
+        ) from None
 
 
 def read_ovs(machine: Workload) -> OvsInterface:

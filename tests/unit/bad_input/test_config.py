@@ -23,6 +23,7 @@ from tests.unit.bad_input.unit_files import snapshot
 from tests.unit.charm.fake_health_ports import use_fake_health_ports
 from tests.unit.charm.states import full_state, jammy_machine
 from tests.unit.charm_data import tls_options
+from tests.unit.fake_ohm0 import FakeOhm0Machine
 
 # Where an accepted free-text option lands in octavia.conf.
 CONF_KEYS = {
@@ -51,6 +52,7 @@ def active(installed, tmp_path, monkeypatch):
     """(machine, context, state) of an active unit: a copy of the installed one."""
     template, state = installed
     machine = template.clone(tmp_path / "unit")
+    assert isinstance(machine, FakeOhm0Machine)
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: machine)
     use_fake_health_ports(monkeypatch)
     return machine, testing.Context(charm.OctaviaCharm), state
@@ -65,7 +67,7 @@ def test_the_copied_unit_is_at_rest(active):
     machine, ctx, state = active
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
-    assert machine.calls == []
+    assert machine.mutations() == []
 
 
 CASES = option_cases()

@@ -12,13 +12,14 @@ import charm
 from tests.juju_rules import action_result_problems
 from tests.unit.charm.fake_health_ports import FakeHealthPorts, use_fake_health_ports
 from tests.unit.charm.states import jammy_machine
-from tests.unit.fake_machine import FakeMachine
+from tests.unit.fake_ohm0 import FakeOhm0Machine
 
 
 @pytest.fixture
-def machine(tmp_path, monkeypatch) -> FakeMachine:
-    """The fake machine the charm under test acts on."""
+def machine(tmp_path, monkeypatch) -> FakeOhm0Machine:
+    """The fake machine the charm under test acts on (br-int and o-hm0 in memory)."""
     fake = jammy_machine(tmp_path)
+    assert isinstance(fake, FakeOhm0Machine)
     monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
     return fake
 

@@ -1,7 +1,8 @@
 """FakeHealthPorts: a fake of ``charmed_octavia.cloud.health_ports`` for ops.testing (no
 Neutron in an ops.testing run; the same functions run against the lab's Neutron in
 ``tests/integration/test_health_ports.py``). Ports are kept in memory by unit, every call is
-recorded, and ``error`` makes the next calls raise."""
+recorded, and ``error`` makes the next calls raise. A port brought up turns ACTIVE (its chassis
+binds it) once ``binds_after`` polls of its status have seen it DOWN (None: it stays DOWN)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class FakePort:
     secgroup: str
     # Made down, as the existing charm makes it; up once the unit has plugged it.
     up: bool = False
+    # Neutron's status: ACTIVE once the host's chassis has bound the port.
+    status: str = "DOWN"
 
 
 class FakeHealthPorts:
@@ -35,7 +38,10 @@ class FakeHealthPorts:
         self.ports: dict[str, FakePort] = {}
         self.calls: list[tuple[str, Any]] = []
         self.error: Exception | None = None
+        self.binds_after: int | None = 0
         self._made = 0
+        # Port id -> polls left before its chassis binds it (None: never).
+        self._binding: dict[str, int | None] = {}
 
     def _check(self) -> None:
         if self.error is not None:
@@ -61,13 +67,16 @@ class FakeHealthPorts:
             self.ports[unit_name] = port
             action = "created"
         elif port.host != host_id:
+            # As Neutron's port is corrected: down, so that its binding is rebuilt.
             port.host, corrected = host_id, ["binding host"]
+            port.up, port.status = False, "DOWN"
         attributes = {
             "mac": port.mac,
-            "addresses": [port.address],
-            "interfaces": [f"{port.address}/64"],
+            "addresses": [port.address] if port.address else [],
+            "interfaces": [f"{port.address}/64"] if port.address else [],
             "mtu": NETWORK_MTU,
             "admin_state_up": port.up,
+            "status": port.status,
             "host": port.host,
             "corrected": corrected,
         }
@@ -77,9 +86,28 @@ class FakeHealthPorts:
     def toggle_hm_port(self, conn, port_id):
         self.calls.append(("toggle", port_id))
         self._check()
-        port = next(p for p in self.ports.values() if p.id == port_id)
-        toggled, port.up = not port.up, True
+        port = self._port(port_id)
+        toggled = not port.up or port.status == "DOWN"
+        port.up = True
+        if toggled:
+            port.status = "DOWN"
+            self._binding[port_id] = self.binds_after
         return toggled
+
+    def hm_port_status(self, conn, port_id):
+        self.calls.append(("status", port_id))
+        self._check()
+        port = self._port(port_id)
+        left = self._binding.get(port_id)
+        if port.up and port.status == "DOWN" and left is not None:
+            if left <= 0:
+                port.status = "ACTIVE"
+            else:
+                self._binding[port_id] = left - 1
+        return port.status
+
+    def _port(self, port_id: str) -> FakePort:
+        return next(p for p in self.ports.values() if p.id == port_id)
 
     def delete_hm_port(self, conn, unit_name):
         self.calls.append(("delete", unit_name))
@@ -96,6 +124,9 @@ class FakeHealthPorts:
         for unit in gone:
             del self.ports[unit]
         return [u.replace("/", "-") for u in gone]
+
+    def calls_of(self, name: str) -> list[Any]:
+        return [arg for call, arg in self.calls if call == name]
 
     def ensured_units(self) -> list[str]:
         return [unit for call, unit in self.calls if call == "ensure"]

@@ -8,10 +8,12 @@ from ops import testing
 
 from tests.unit.charm_data import KEYSTONE_UNIT, MYSQL_ROUTER_UNIT, rabbit_unit
 from tests.unit.fake_machine import FakeMachine
+from tests.unit.fake_ohm0 import FakeOhm0Machine
 
 
-def jammy_machine(root: Path, kind: type[FakeMachine] = FakeMachine) -> FakeMachine:
-    """A fake Ubuntu 22.04 unit machine (of ``kind``) under ``root``."""
+def jammy_machine(root: Path, kind: type[FakeMachine] = FakeOhm0Machine) -> FakeMachine:
+    """A fake Ubuntu 22.04 unit machine (of ``kind``) under ``root``; by default one whose
+    Open vSwitch has br-int (``FakeOhm0Machine``), as ovn-chassis leaves it."""
     (root / "etc").mkdir(exist_ok=True)
     (root / "etc" / "os-release").write_text(
         'NAME="Ubuntu"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n'
@@ -65,10 +67,28 @@ def bare_peer(**app_data: str) -> testing.PeerRelation:
     return testing.PeerRelation("cluster", local_app_data=app_data, peers_data={1: {}})
 
 
-def full_state(**kwargs) -> testing.State:
-    """The leader with every relation complete."""
+SUBORDINATES = ("ovsdb-subordinate", "neutron-openvswitch")
+
+
+def subordinate(endpoint: str, data: dict[str, str]) -> testing.SubordinateRelation:
+    """neutron-openvswitch or ovn-chassis (``ovsdb-subordinate``) on this unit's machine."""
+    app = "neutron-openvswitch" if endpoint == "neutron-openvswitch" else "ovn-chassis"
+    return testing.SubordinateRelation(endpoint, remote_app_name=app, remote_unit_data=data)
+
+
+def chassis(name: str = "node0.maas") -> testing.SubordinateRelation:
+    """ovn-chassis on this unit's machine, which names the chassis the health-manager port is
+    bound to (charms.reactive publishes it JSON-encoded)."""
+    return subordinate("ovsdb-subordinate", {"chassis-name": f'"{name}"'})
+
+
+def full_state(*, chassis_related: bool = True, **kwargs) -> testing.State:
+    """The leader with every relation complete: ovn-chassis' among them, unless
+    ``chassis_related`` is false or ``relations`` names a subordinate already."""
     kwargs.setdefault("leader", True)
-    relations = kwargs.pop("relations", [identity(), shared_db(), amqp(), peer()])
+    relations = list(kwargs.pop("relations", [identity(), shared_db(), amqp(), peer()]))
+    if chassis_related and not any(r.endpoint in SUBORDINATES for r in relations):
+        relations.append(chassis())
     return testing.State(relations=relations, **kwargs)
 
 

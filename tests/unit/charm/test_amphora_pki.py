@@ -166,7 +166,7 @@ def test_second_hook_generates_writes_and_restarts_nothing(ctx, machine):
     again = ctx.run(ctx.on.update_status(), out)
 
     # Assert
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert again.secrets == out.secrets
     assert cluster(again).local_app_data == cluster(out).local_app_data
 

@@ -118,7 +118,7 @@ def test_invalid_origin_blocks_and_changes_nothing(ctx, machine, origin, reason)
     assert isinstance(out.unit_status, testing.BlockedStatus)
     assert out.unit_status.message.startswith("Invalid config: ")
     assert reason in out.unit_status.message
-    assert machine.calls == []
+    assert machine.mutations() == []
 
 
 def test_invalid_config_renders_nothing_and_keeps_the_working_files(ctx, machine):
@@ -135,7 +135,7 @@ def test_invalid_config_renders_nothing_and_keeps_the_working_files(ctx, machine
     assert out.unit_status == testing.BlockedStatus(
         "Invalid config: loadbalancer-topology must be one of SINGLE, ACTIVE_STANDBY"
     )
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert read(machine, CONF) == before
 
 
@@ -209,7 +209,7 @@ def test_complete_relations_render_publish_migrate_start_and_go_active(ctx, mach
     assert "Listen 9876" in read(machine, SITE)
     assert (machine.root / "etc/apache2/sites-enabled/octavia-api.conf").is_symlink()
     # Database migrated once, by the leader, and the word given to the peers.
-    assert machine.calls_of("run") == [("run", *machine_mod.DB_MANAGE)]
+    assert machine.charm_runs() == [("run", *machine_mod.DB_MANAGE)]
     shared = relation(out, "cluster").local_app_data
     assert shared["db-synced-version"] == machine.candidate_version
     assert len(shared["heartbeat-key"]) == 32
@@ -238,7 +238,7 @@ def test_second_identical_event_installs_writes_and_restarts_nothing(ctx, machin
     again = ctx.run(getattr(ctx.on, event)(), out)
 
     # Assert
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert again.unit_status == testing.ActiveStatus("Unit is ready")
 
 
@@ -252,7 +252,7 @@ def test_second_event_with_a_cloud_origin_adds_no_source_and_installs_nothing(ct
     again = ctx.run(ctx.on.config_changed(), out)
 
     # Assert
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert again.unit_status == testing.ActiveStatus("Unit is ready")
     assert "jammy-proposed/caracal main" in read(
         machine, "/etc/apt/sources.list.d/cloud-archive.list"
@@ -282,7 +282,7 @@ def test_second_identical_relation_changed_changes_nothing(ctx, machine):
     again = ctx.run(ctx.on.relation_changed(relation(out, "amqp")), out)
 
     # Assert
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert again.unit_status == testing.ActiveStatus("Unit is ready")
 
 
@@ -299,7 +299,7 @@ def test_config_change_restarts_only_the_services_reading_the_changed_file(ctx, 
     assert machine.calls_of("write") == [("write", CONF)]
     assert machine.calls_of("systemctl") == [("systemctl", "restart", s) for s in SERVICES]
     assert machine.calls_of("apt-install") == []
-    assert machine.calls_of("run") == []  # same packages: no migration
+    assert machine.charm_runs() == []  # same packages: no migration
 
 
 def test_amphora_tls_options_write_private_files_for_the_controller_services(ctx, machine):
@@ -391,7 +391,7 @@ def test_database_not_allowing_this_unit_waits(ctx, machine):
 
     # Assert
     assert out.unit_status == testing.WaitingStatus("Incomplete relations: shared-db")
-    assert machine.calls_of("run") == []
+    assert machine.charm_runs() == []
     assert not (machine.root / CONF.lstrip("/")).exists()
 
 
@@ -488,7 +488,7 @@ def test_non_leader_waits_for_the_leaders_word_and_never_migrates(ctx, machine):
     assert out.unit_status == testing.WaitingStatus(
         "Waiting for the leader to set up the database"
     )
-    assert machine.calls_of("run") == []
+    assert machine.charm_runs() == []
     assert machine.active.isdisjoint(SERVICES)
 
 
@@ -512,7 +512,7 @@ def test_non_leader_starts_once_the_leader_has_migrated(ctx, machine):
 
     # Assert
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
-    assert machine.calls_of("run") == []
+    assert machine.charm_runs() == []
     assert "heartbeat_key = " + "k" * 32 in read(machine, CONF)
 
 
@@ -538,7 +538,7 @@ def test_new_leader_keeps_the_shared_keys_and_does_not_migrate_again(ctx, machin
 
     # Assert
     assert relation(out, "cluster").local_app_data.items() >= shared.items()
-    assert machine.calls_of("run") == []
+    assert machine.charm_runs() == []
     assert len(out.secrets) == 1  # the old leader's PKI, not a new one
 
 
@@ -555,7 +555,7 @@ def test_origin_change_upgrades_packages_migrates_and_restarts_everything(ctx, m
     # Assert
     assert ("apt-update",) in machine.calls
     assert ("apt-install", *machine_mod.PACKAGES) in machine.calls
-    assert machine.calls_of("run") == [("run", *machine_mod.DB_MANAGE)]
+    assert machine.charm_runs() == [("run", *machine_mod.DB_MANAGE)]
     assert relation(out, "cluster").local_app_data["db-synced-version"] == (
         "2:14.0.2-0ubuntu1~cloud0"
     )
@@ -610,7 +610,7 @@ def test_update_status_starts_a_stopped_service_without_restarting_the_others(ct
     out = ctx.run(ctx.on.update_status(), out)
 
     # Assert
-    assert machine.calls == [("systemctl", "start", "octavia-worker")]
+    assert machine.mutations() == [("systemctl", "start", "octavia-worker")]
     assert out.unit_status == testing.ActiveStatus("Unit is ready")
 
 

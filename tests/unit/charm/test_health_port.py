@@ -1,7 +1,8 @@
 """ops.testing of the health-manager ports: each unit's port ensured once and published in its
 peer data, the leader's controller-ip-port-list on every unit, the binding host from the
 neutron-openvswitch and ovsdb-subordinate relations, departures and their ports' deletion,
-and the status while a port cannot be made.
+and the status while the port or o-hm0 is not ready: waiting, or blocked with the reason when
+no subordinate names the host, the port stays DOWN or o-hm0 has no address.
 
 Neutron is ``FakeHealthPorts`` (tests/unit/charm/fake_health_ports.py, the ``health_ports``
 fixture of conftest.py); the same functions run against the lab's Neutron in
@@ -23,15 +24,15 @@ import charm
 from tests.unit.charm.states import (
     AMPHORA_RESOURCES,
     amqp,
+    chassis,
     identity,
-    jammy_machine,
     pki_secret,
     pki_shared,
     shared_db,
 )
+from tests.unit.charm.states import subordinate as _subordinate
 from tests.unit.charm_data import KEYSTONE_PASSWORD
 from tests.unit.fake_machine import FakeMachine
-from tests.unit.fake_ohm0 import FakeOhm0Machine
 
 CONF = "etc/octavia/octavia.conf"
 # What the two other units published (their ports made on their own hooks).
@@ -57,20 +58,6 @@ def cluster(
         local_app_data={**SHARED, **pki_shared(PKI), **(app_data or {})},
         peers_data={n: {"hm-address": a} if a else {} for n, a in found.items()},
     )
-
-
-@pytest.fixture
-def machine(tmp_path, monkeypatch) -> FakeOhm0Machine:
-    """A unit with Open vSwitch's br-int (FakeOhm0Machine), as ovn-chassis leaves it."""
-    fake = jammy_machine(tmp_path, FakeOhm0Machine)
-    monkeypatch.setattr(charm.OctaviaCharm, "workload_factory", lambda: fake)
-    assert isinstance(fake, FakeOhm0Machine)
-    return fake
-
-
-def chassis() -> testing.SubordinateRelation:
-    """ovn-chassis on this unit's machine, which names the chassis the port is bound to."""
-    return _subordinate("ovsdb-subordinate", {"chassis-name": '"node0.maas"'})
 
 
 def unit_state(peer: testing.PeerRelation, *, leader: bool = True, **kwargs) -> testing.State:
@@ -160,18 +147,181 @@ def test_the_chassis_gets_o_hm0_for_the_port_and_the_port_is_brought_up(
     assert (machine.root / "etc/systemd/network/99-charm-octavia-o-hm0.network").exists()
 
 
-def test_without_a_chassis_the_health_manager_stays_on_the_units_address(
-    ctx, machine, health_ports
-):
+def test_without_a_chassis_the_unit_is_blocked_on_its_own_address(ctx, machine, health_ports):
     # Act
     out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=[]))
 
     # Assert
-    assert "octavia/0" in health_ports.ports  # the port is made all the same
+    assert out.unit_status == testing.BlockedStatus(
+        "Health-manager port: no ovsdb-subordinate or neutron-openvswitch relation "
+        "(amphorae cannot reach this unit)"
+    )
+    # The port is made all the same, bound to the hostname, ready for the relation.
+    assert health_ports.ports["octavia/0"].host == socket.gethostname()
     assert machine.link is None and machine.mutations_of("ovs-vsctl") == []
     assert peer_of(out).local_unit_data.get("hm-address", "") == ""
     assert conf_value(machine, "bind_ip") == "192.0.2.0"  # the peer binding ops.testing gives
     assert OWN not in conf_value(machine, "controller_ip_port_list")
+
+
+def test_a_subordinate_that_names_no_host_blocks_with_its_name(ctx, machine, health_ports):
+    # Arrange: neutron-openvswitch without use-fqdn-hint publishes no host.
+    relations = [_subordinate("neutron-openvswitch", {})]
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=relations))
+
+    # Assert
+    assert out.unit_status == testing.BlockedStatus(
+        "Health-manager port: the neutron-openvswitch relation names no host "
+        "(amphorae cannot reach this unit)"
+    )
+
+
+def test_two_subordinates_that_name_no_host_are_both_told(ctx, machine, health_ports):
+    # Arrange: ovn-chassis has not published its chassis name yet either.
+    relations = [_subordinate("neutron-openvswitch", {}), _subordinate("ovsdb-subordinate", {})]
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=relations))
+
+    # Assert
+    assert out.unit_status == testing.BlockedStatus(
+        "Health-manager port: neither the neutron-openvswitch nor the ovsdb-subordinate "
+        "relation names a host (amphorae cannot reach this unit)"
+    )
+
+
+def test_the_chassis_joining_plugs_the_port_and_clears_the_block(ctx, machine, health_ports):
+    # Arrange
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster(), relations=[]))
+    assert isinstance(first.unit_status, testing.BlockedStatus)
+    joined = chassis()
+
+    # Act
+    out = ctx.run(
+        ctx.on.relation_changed(joined, remote_unit=0),
+        dataclasses.replace(first, relations=[*first.relations, joined]),
+    )
+
+    # Assert
+    port = health_ports.ports["octavia/0"]
+    assert list(health_ports.ports) == ["octavia/0"]  # the same port, rebound
+    assert (port.host, port.up, port.status) == ("node0.maas", True, "ACTIVE")
+    assert machine.ovs is not None and machine.ovs.external_ids["iface-id"] == port.id
+    assert peer_of(out).local_unit_data["hm-address"] == OWN
+    assert conf_value(machine, "bind_ip") == OWN
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+# -- the port's status in Neutron --------------------------------------------------------------
+
+
+@pytest.fixture
+def short_wait(monkeypatch):
+    """The hook's wait for the port's binding, in hundredths of a second."""
+    import health_port
+
+    monkeypatch.setattr(health_port, "PORT_ACTIVE_TIMEOUT", 0.05)
+    monkeypatch.setattr(health_port, "PORT_POLL_SECONDS", 0.01)
+
+
+def test_a_port_its_chassis_binds_while_the_hook_waits_is_ready(
+    ctx, machine, health_ports, short_wait, monkeypatch
+):
+    # Arrange: the chassis binds the port at the third look.
+    import health_port
+
+    monkeypatch.setattr(health_port, "PORT_ACTIVE_TIMEOUT", 5.0)
+    health_ports.binds_after = 2
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    port = health_ports.ports["octavia/0"]
+    assert health_ports.calls_of("status") == [port.id] * 3
+    assert port.status == "ACTIVE"
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_a_port_that_stays_down_blocks_until_its_chassis_binds_it(
+    ctx, machine, health_ports, short_wait
+):
+    # Arrange: ovn-controller does not bind the port.
+    health_ports.binds_after = None
+
+    # Act
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    again = ctx.run(ctx.on.update_status(), first)
+    health_ports.ports["octavia/0"].status = "ACTIVE"  # the operator mended the chassis
+    mended = ctx.run(ctx.on.update_status(), again)
+
+    # Assert
+    port = health_ports.ports["octavia/0"]
+    blocked = testing.BlockedStatus(
+        f"Health-manager port {port.id} is DOWN on node0.maas: the chassis there has not "
+        "bound it (is its agent running under that name?)"
+    )
+    assert (first.unit_status, again.unit_status) == (blocked, blocked)
+    # Toggled and waited for once; the later hooks only read the port's status.
+    assert health_ports.calls_of("toggle") == [port.id]
+    assert len(health_ports.calls_of("status")) > 1
+    assert mended.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+def test_a_port_down_after_o_hm0_changed_is_toggled_again(ctx, machine, health_ports, short_wait):
+    # Arrange: a port left DOWN, then o-hm0 lost its address.
+    health_ports.binds_after = None
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    assert machine.link is not None
+    machine.link.addresses.clear()
+    health_ports.binds_after = 0
+
+    # Act
+    out = ctx.run(ctx.on.update_status(), first)
+
+    # Assert
+    port = health_ports.ports["octavia/0"]
+    assert health_ports.calls_of("toggle") == [port.id, port.id]
+    assert out.unit_status == testing.ActiveStatus("Unit is ready")
+
+
+# -- o-hm0 without an address ------------------------------------------------------------------
+
+
+def test_o_hm0_that_loses_its_address_blocks_after_the_wait(
+    ctx, machine, health_ports, monkeypatch
+):
+    # Arrange: something on the machine takes o-hm0's address away again.
+    from charmed_octavia.unit import ohm0
+
+    monkeypatch.setattr(ohm0, "ADDRESS_TIMEOUT", 0.05)
+    machine.address_lag = None
+
+    # Act
+    out = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+
+    # Assert
+    assert out.unit_status == testing.BlockedStatus(
+        f"o-hm0 lacks {OWN}/64 0.05 s after it was set: does another network manager configure it?"
+    )
+    assert peer_of(out).local_unit_data.get("hm-address", "") == ""
+
+
+def test_a_port_without_a_fixed_ip_blocks(ctx, machine, health_ports):
+    # Arrange: Neutron's port lost its address (its subnet was deleted, say).
+    first = ctx.run(ctx.on.config_changed(), unit_state(cluster()))
+    health_ports.ports["octavia/0"].address = ""
+
+    # Act
+    out = ctx.run(ctx.on.update_status(), first)
+
+    # Assert
+    assert out.unit_status == testing.BlockedStatus(
+        "o-hm0: the health manager port has no fixed IP"
+    )
+    assert peer_of(out).local_unit_data.get("hm-address", "") == ""
 
 
 def test_an_o_hm0_that_cannot_be_made_waits_and_publishes_no_address(ctx, machine, health_ports):
@@ -265,11 +415,6 @@ def test_no_port_before_configure_resources_or_without_amphorae(ctx, machine, he
 
 
 # -- the binding host ----------------------------------------------------------------------
-
-
-def _subordinate(endpoint: str, data: dict[str, str]) -> testing.SubordinateRelation:
-    app = "neutron-openvswitch" if endpoint == "neutron-openvswitch" else "ovn-chassis"
-    return testing.SubordinateRelation(endpoint, remote_app_name=app, remote_unit_data=data)
 
 
 @pytest.mark.parametrize(

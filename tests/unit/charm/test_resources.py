@@ -246,7 +246,7 @@ def test_configure_resources_again_reuses_and_rewrites_nothing(ctx, machine, set
     again = ctx.run(ctx.on.action("configure-resources"), out)
 
     # Assert
-    assert machine.calls == []
+    assert machine.mutations() == []
     assert peer_data(again) == peer_data(out)
     results = ctx.action_results or {}
     assert (results["created"], results["reused"]) == ("0", "7")

@@ -193,6 +193,45 @@ def test_a_port_in_open_vswitch_without_its_device_fails_clearly(unit):
         ohm0.reconcile_ohm0(unit, PORT, TEMPLATES)
 
 
+def test_an_address_that_shows_late_is_waited_for(unit):
+    # Arrange: the device shows the added address at the third read.
+    unit.address_lag = 3
+
+    # Act
+    result = ohm0.reconcile_ohm0(unit, PORT, TEMPLATES)
+
+    # Assert
+    assert result.changed
+    assert unit.link is not None and unit.link.addresses == [(V6, True)]
+
+
+def test_an_address_that_never_shows_is_an_address_error_after_the_wait(unit, monkeypatch):
+    # Arrange: something on the machine takes every added address away again.
+    monkeypatch.setattr(ohm0, "ADDRESS_TIMEOUT", 0.05)
+    unit.address_lag = None
+
+    # Act
+    with pytest.raises(ohm0.Ohm0AddressError, match=rf"o-hm0 lacks {V6} 0\.05 s after") as e:
+        ohm0.reconcile_ohm0(unit, PORT, TEMPLATES)
+
+    # Assert: it is an o-hm0 error, and the device was read more than once meanwhile.
+    assert isinstance(e.value, ohm0.Ohm0Error)
+    reads = [c for c in unit.calls if c[:3] == ("run", "ip", "-j")]
+    assert len(reads) > 2
+
+
+def test_a_reconcile_that_changes_nothing_does_not_wait(unit, monkeypatch):
+    # Arrange
+    right(unit)
+    monkeypatch.setattr(ohm0, "ADDRESS_TIMEOUT", 60.0)
+
+    # Act
+    ohm0.reconcile_ohm0(unit, PORT, TEMPLATES)
+
+    # Assert: the device was read once.
+    assert len([c for c in unit.calls if c[:3] == ("run", "ip", "-j")]) == 1
+
+
 def test_a_running_networkd_reloads_when_a_file_changes_and_only_then(unit):
     # Arrange
     unit.active.add("systemd-networkd")
@@ -233,15 +272,15 @@ def test_the_networkd_files_hold_the_addresses_mtu_and_mac():
     )
 
 
-def test_from_fixed_ips_takes_each_subnets_prefix_length():
-    # Act
+def test_from_fixed_ips_takes_each_subnets_prefix_length_ipv6_first():
+    # Act: Neutron lists the IPv4 address first.
     port = ohm0.Ohm0Port.from_fixed_ips(
         PORT_ID,
         MAC.upper(),
         1442,
         [
-            {"subnet_id": "s6", "ip_address": "fd00:1::f816:3eff:fe11:2233"},
             {"subnet_id": "s4", "ip_address": "172.31.0.5"},
+            {"subnet_id": "s6", "ip_address": "fd00:1::f816:3eff:fe11:2233"},
         ],
         {"s6": "fd00:1::/64", "s4": "172.31.0.0/24"},
     )
@@ -287,4 +326,12 @@ def test_an_ipv4_only_port_may_have_a_small_mtu_and_a_fixed_ip_needs_its_subnet(
     with pytest.raises(ValueError, match=r"no CIDR for the subnet of fixed IP 172\.31\.0\.5"):
         ohm0.Ohm0Port.from_fixed_ips(
             PORT_ID, MAC, 1500, [{"subnet_id": "s4", "ip_address": "172.31.0.5"}], {}
+        )
+    with pytest.raises(ValueError, match="subnet CIDR 'nonsense' is not a network"):
+        ohm0.Ohm0Port.from_fixed_ips(
+            PORT_ID,
+            MAC,
+            1500,
+            [{"subnet_id": "s4", "ip_address": "172.31.0.5"}],
+            {"s4": "nonsense"},
         )
