@@ -15,6 +15,7 @@ from pathlib import Path
 
 import openstack.connection
 import pytest
+from charmed_octavia.cloud import health_ports
 from charmed_octavia.unit import ohm0
 
 from tests.integration.test_neutron import nb
@@ -111,7 +112,7 @@ def test_the_port_comes_up_in_neutron_and_ovn_and_o_hm0_is_the_port(
     # Act
     procs.wait_for(
         "the port ACTIVE in Neutron",
-        lambda: conn.network.get_port(plugged.port_id).status == "ACTIVE",
+        lambda: health_ports.hm_port_status(conn, plugged.port_id) == "ACTIVE",
         timeout=60,
     )
     up = procs.wait_for(
