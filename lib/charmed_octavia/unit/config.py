@@ -250,8 +250,12 @@ class CharmConfig:
         return material
 
 
+# The existing charm's option names with underscores.
+_UNDERSCORED = frozenset({"vip_iface", "vip_cidr"})
+
+
 def _option(field_name: str) -> str:
-    return field_name.replace("_", "-")
+    return field_name if field_name in _UNDERSCORED else field_name.replace("_", "-")
 
 
 def _split(value: str) -> list[str]:

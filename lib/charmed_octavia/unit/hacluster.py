@@ -130,7 +130,9 @@ def _deletions(
     wanted now (a VIP given back is not deleted again)."""
     keep: set[str] = set()
     for key in _NAMED:
-        keep.update(wanted.get(key) or {})  # type: ignore[arg-type]
+        value = wanted.get(key)
+        if isinstance(value, dict):
+            keep.update(value)
     before = _published(published, "delete_resources")
     names = [n for n in before if isinstance(n, str)] if isinstance(before, list) else []
     for key in _NAMED:
