@@ -15,12 +15,12 @@ import pytest
 from charmed_octavia.amphora import ssh
 from charmed_octavia.cloud import connection
 from charmed_octavia.plan import run
-from charmed_octavia.plan.params import PlanContext, PlanParams
+from charmed_octavia.plan.params import PlanParams
 from openstack import exceptions as sdk_exceptions
 
 from tests.infrastructure import require
 from tests.integration.conftest import start_lab
-from tests.integration.plan_helpers import inventory
+from tests.integration.plan_helpers import amphora_plan_context, inventory
 from tests.lab import amphora as lab_amphora
 from tests.lab.networks import EXT_SUBNET
 
@@ -80,18 +80,7 @@ def test_the_plan_runs_end_to_end_on_the_tls_lab_trusting_its_ca_only_through_cl
             untrusting = connection.connect_cloud(lab.admin_cloud, without_ca)
             conn = connection.connect_cloud(lab.admin_cloud, lab.clouds_yaml)
             before = inventory(conn)
-            ctx = PlanContext(
-                state_dir=tmp_path / "state",
-                series="lab",
-                origin="pypi",
-                package_versions={"octavia": "14.0.2"},
-                amp_ssh_key_name=KEYPAIR,
-                public_key=public,
-                amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
-                amphora_haproxy_dir=amp.octavia_dir,
-                oom_since_margin=1.0,
-                progress=logs.append,
-            )
+            ctx = amphora_plan_context(amp, KEYPAIR, (private, public), tmp_path, logs.append)
             params = PlanParams(
                 keypair_name=KEYPAIR,
                 vip_subnet=EXT_SUBNET,
