@@ -25,6 +25,7 @@ for _p in (_HERE, _HERE.parent / "lib"):
 
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
+import api_certs  # noqa: E402
 import health_port  # noqa: E402
 import leader_settings  # noqa: E402
 import ops  # noqa: E402
@@ -44,6 +45,7 @@ from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
 
 if TYPE_CHECKING:
+    from api_certs import ApiTlsState
     from charmed_octavia.unit.render import RenderInput
     from openstack.connection import Connection
 
@@ -90,6 +92,7 @@ class OctaviaCharm(ops.CharmBase):
         self._pki_content: dict[str, str] | None = None
         # Before the charm's own observers: it learns of a departure first.
         self.health_port = health_port.HealthPort(self)
+        self.api_certs = api_certs.ApiCerts(self)
         on = self.on
         for event in (
             on.install,
@@ -100,7 +103,8 @@ class OctaviaCharm(ops.CharmBase):
             on.start,
         ):
             framework.observe(event, self._on_event)
-        for name in (IDENTITY, DATABASE, AMQP, PEER, NEUTRON, *health_port.RELATIONS):
+        relation_names = (IDENTITY, DATABASE, AMQP, PEER, NEUTRON, api_certs.CERTIFICATES)
+        for name in (*relation_names, *health_port.RELATIONS):
             rel = on[name]
             for event in (
                 rel.relation_joined,
@@ -151,17 +155,21 @@ class OctaviaCharm(ops.CharmBase):
             shared = self.peer_app_data()
             if shared is not None:
                 amphora_certs.generate(self.app, shared)
-        self._publish_to_neutron(found.config)
-        self._publish(found.config)
+        self.api_certs.publish_request(found.config, self._address(PEER))
+        tls = self.api_certs.assess(found.config)
+        trust_changed = self.api_certs.sync_trust_store(tls)
+        self._publish_to_neutron(found.config, tls.scheme)
+        self._publish(found.config, tls.scheme)
         if found.identity is not None:
             self.health_port.reconcile(found.config)
-        inputs = self._render_input(found)
+        inputs = self._render_input(found, tls)
         if inputs is None:
             reconcile.stop_services(wl)
             return
         from charmed_octavia.unit import render
 
         changed = reconcile.apply_files(wl, render.desired_files(inputs, TEMPLATES))
+        changed |= trust_changed | self.api_certs.enable_mod_ssl(tls)
         if wl.symlink(machine.APACHE_SITE_LINK, machine.APACHE_SITE_LINK_TARGET):
             changed.add(machine.APACHE_SITE_LINK)
         if changed:
@@ -189,10 +197,10 @@ class OctaviaCharm(ops.CharmBase):
         data[resources.MIGRATED] = "true"
         logger.info("from the leader settings: %s", resources.migration_summary(migrated))
 
-    def _publish_to_neutron(self, config: CharmConfig) -> None:
+    def _publish_to_neutron(self, config: CharmConfig, scheme: str) -> None:
         """The API's internal URL for neutron-api, JSON-encoded as the reactive interface."""
         for rel in self.model.relations[NEUTRON]:
-            url = relations.api_url(config.os_internal_hostname or self._address(rel))
+            url = relations.api_url(config.os_internal_hostname or self._address(rel), scheme)
             data = rel.data[self.unit]
             for key, value in relations.load_balancer_info(url).items():
                 if data.get(key) != value:
@@ -210,7 +218,7 @@ class OctaviaCharm(ops.CharmBase):
                     secrets.choice(string.ascii_letters + string.digits) for _ in range(32)
                 )
 
-    def _publish(self, config: CharmConfig) -> None:
+    def _publish(self, config: CharmConfig, scheme: str) -> None:
         """Write this unit's requests on every relation that exists, when they differ."""
         for name in (IDENTITY, DATABASE, AMQP):
             for rel in self.model.relations[name]:
@@ -218,9 +226,11 @@ class OctaviaCharm(ops.CharmBase):
                 if name == IDENTITY:
                     wanted = relations.identity_request(
                         region=config.region,
-                        public_url=relations.api_url(config.os_public_hostname or address),
-                        internal_url=relations.api_url(config.os_internal_hostname or address),
-                        admin_url=relations.api_url(config.os_admin_hostname or address),
+                        public_url=relations.api_url(config.os_public_hostname or address, scheme),
+                        internal_url=relations.api_url(
+                            config.os_internal_hostname or address, scheme
+                        ),
+                        admin_url=relations.api_url(config.os_admin_hostname or address, scheme),
                     )
                 elif name == DATABASE:
                     wanted = relations.database_request(address)
@@ -236,7 +246,7 @@ class OctaviaCharm(ops.CharmBase):
         address = binding.network.ingress_address if binding is not None else None
         return str(address) if address is not None else ""
 
-    def _render_input(self, found: Assessment) -> RenderInput | None:
+    def _render_input(self, found: Assessment, api: ApiTlsState) -> RenderInput | None:
         if found.missing_relations or found.incomplete:
             return None
         peer = self.model.get_relation(PEER)
@@ -262,6 +272,8 @@ class OctaviaCharm(ops.CharmBase):
             tls=tls,
             shared=dict(shared),
             hm_address=peer.data[self.unit].get(health_manager.ADDRESS, ""),
+            api_certificate=api.certificate,
+            trusts_installed_ca=api.trusts_installed_ca,
         )
 
     # -- amphora PKI -------------------------------------------------------------------------
@@ -397,6 +409,9 @@ class OctaviaCharm(ops.CharmBase):
             kind, message = amphora
             status = ops.BlockedStatus if kind == "blocked" else ops.WaitingStatus
             event.add_status(status(message))
+        tls_status = self.api_certs.status(self.api_certs.assess(found.config))
+        if tls_status is not None:
+            event.add_status(tls_status)
         port_status = self.health_port.status(found.config)
         if port_status is not None:
             event.add_status(port_status)
@@ -504,6 +519,10 @@ class OctaviaCharm(ops.CharmBase):
             project_domain_name=identity.project_domain_name,
             region_name=config.region,
             interface="internal" if internal else "public",
+            # The CAs the charm installed are in the system bundle, not in certifi's.
+            verify=machine.SYSTEM_CA_BUNDLE
+            if self.api_certs.assess(config).trusts_installed_ca
+            else True,
         )
 
 

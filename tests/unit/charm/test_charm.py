@@ -769,6 +769,7 @@ def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
             "project_domain_name": "service_domain",
             "region_name": "RegionOne",
             "interface": "internal",
+            "verify": True,
         }
     ]
     assert ctx.action_results == {"conn": "connection"}
