@@ -265,28 +265,13 @@ def test_removing_the_relation_goes_back_to_http_and_untrusts_its_ca(ctx, machin
 
 
 def test_actions_connections_verify_with_the_system_bundle_when_a_ca_is_installed(
-    ctx, machine, monkeypatch, issued
+    ctx, machine, connect_calls, issued
 ):
     # Arrange
-    import actions
-    from charmed_octavia.cloud import connection
-
-    calls = []
-
-    def fake_connect(**kwargs):
-        """A fake of connection.connect: no cloud to connect to in a unit test."""
-        calls.append(kwargs)
-        return "connection"
-
-    def handler(event, action_ctx):
-        event.set_results({"conn": action_ctx.connect()})
-
-    monkeypatch.setattr(connection, "connect", fake_connect)
-    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", handler)
     keystone = identity({**KEYSTONE_UNIT, "ca_cert": b64(issued["ca"])})
 
     # Act
     ctx.run(ctx.on.action("cleanup-test-plan"), testing.State(relations=[keystone]))
 
     # Assert
-    assert [c["verify"] for c in calls] == [machine_mod.SYSTEM_CA_BUNDLE]
+    assert [c["verify"] for c in connect_calls] == [machine_mod.SYSTEM_CA_BUNDLE]
