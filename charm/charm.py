@@ -25,6 +25,7 @@ for _p in (_HERE, _HERE.parent / "lib"):
 
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
+import api_certs  # noqa: E402
 import ha  # noqa: E402
 import health_port  # noqa: E402
 import leader_settings  # noqa: E402
@@ -45,6 +46,7 @@ from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
 
 if TYPE_CHECKING:
+    from api_certs import ApiTlsState
     from charmed_octavia.unit.render import RenderInput
     from openstack.connection import Connection
 
@@ -92,6 +94,7 @@ class OctaviaCharm(ops.CharmBase):
         # Before the charm's own observers: it learns of a departure first.
         self.health_port = health_port.HealthPort(self)
         self.ha = ha.HighAvailability(self)
+        self.api_certs = api_certs.ApiCerts(self)
         on = self.on
         for event in (
             on.install,
@@ -108,6 +111,7 @@ class OctaviaCharm(ops.CharmBase):
             AMQP,
             PEER,
             NEUTRON,
+            api_certs.CERTIFICATES,
             *health_port.RELATIONS,
             *ha.RELATIONS,
         ):
@@ -161,18 +165,22 @@ class OctaviaCharm(ops.CharmBase):
             shared = self.peer_app_data()
             if shared is not None:
                 amphora_certs.generate(self.app, shared)
-        self._publish_to_neutron(found.config)
-        self._publish(found.config)
+        self.api_certs.publish_request(found.config, self._address(PEER))
+        tls = self.api_certs.assess(found.config)
+        trust_changed = self.api_certs.sync_trust_store(tls)
+        self._publish_to_neutron(found.config, tls.scheme)
+        self._publish(found.config, tls.scheme)
         self.ha.reconcile(found.config)
         if found.identity is not None:
             self.health_port.reconcile(found.config)
-        inputs = self._render_input(found)
+        inputs = self._render_input(found, tls)
         if inputs is None:
             reconcile.stop_services(wl)
             return
         from charmed_octavia.unit import render
 
         changed = reconcile.apply_files(wl, render.desired_files(inputs, TEMPLATES))
+        changed |= trust_changed | self.api_certs.enable_mod_ssl(tls)
         if wl.symlink(machine.APACHE_SITE_LINK, machine.APACHE_SITE_LINK_TARGET):
             changed.add(machine.APACHE_SITE_LINK)
         if changed:
@@ -200,9 +208,9 @@ class OctaviaCharm(ops.CharmBase):
         data[resources.MIGRATED] = "true"
         logger.info("from the leader settings: %s", resources.migration_summary(migrated))
 
-    def _publish_to_neutron(self, config: CharmConfig) -> None:
+    def _publish_to_neutron(self, config: CharmConfig, scheme: str) -> None:
         """The API's internal URL for neutron-api, JSON-encoded as the reactive interface."""
-        url = self.ha.endpoints(config).urls().get("internal")
+        url = self.ha.endpoints(config).urls(scheme).get("internal")
         if url is None:
             return  # no host for the internal endpoint: status says why
         for rel in self.model.relations[NEUTRON]:
@@ -223,9 +231,9 @@ class OctaviaCharm(ops.CharmBase):
                     secrets.choice(string.ascii_letters + string.digits) for _ in range(32)
                 )
 
-    def _publish(self, config: CharmConfig) -> None:
+    def _publish(self, config: CharmConfig, scheme: str) -> None:
         """Write this unit's requests on every relation that exists, when they differ."""
-        urls = self.ha.endpoints(config).urls()
+        urls = self.ha.endpoints(config).urls(scheme)
         for name in (IDENTITY, DATABASE, AMQP):
             for rel in self.model.relations[name]:
                 address = self._address(rel)
@@ -252,7 +260,7 @@ class OctaviaCharm(ops.CharmBase):
         address = binding.network.ingress_address if binding is not None else None
         return str(address) if address is not None else ""
 
-    def _render_input(self, found: Assessment) -> RenderInput | None:
+    def _render_input(self, found: Assessment, api: ApiTlsState) -> RenderInput | None:
         if found.missing_relations or found.incomplete:
             return None
         peer = self.model.get_relation(PEER)
@@ -278,6 +286,8 @@ class OctaviaCharm(ops.CharmBase):
             tls=tls,
             shared=dict(shared),
             hm_address=peer.data[self.unit].get(health_manager.ADDRESS, ""),
+            api_certificate=api.certificate,
+            trusts_installed_ca=api.trusts_installed_ca,
         )
 
     # -- amphora PKI -------------------------------------------------------------------------
@@ -416,6 +426,9 @@ class OctaviaCharm(ops.CharmBase):
         ha_status = self.ha.status(found.config)
         if ha_status is not None:
             event.add_status(ha_status)
+        tls_status = self.api_certs.status(self.api_certs.assess(found.config))
+        if tls_status is not None:
+            event.add_status(tls_status)
         port_status = self.health_port.status(found.config)
         if port_status is not None:
             event.add_status(port_status)
@@ -523,6 +536,10 @@ class OctaviaCharm(ops.CharmBase):
             project_domain_name=identity.project_domain_name,
             region_name=config.region,
             interface="internal" if internal else "public",
+            # The CAs the charm installed are in the system bundle, not in certifi's.
+            verify=machine.SYSTEM_CA_BUNDLE
+            if self.api_certs.assess(config).trusts_installed_ca
+            else True,
         )
 
 

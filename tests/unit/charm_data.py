@@ -138,6 +138,9 @@ def full_render_input(with_tls: bool = True, passphrase: str = "issuing-Passphra
         }
     )
     assert identity and database and amqp
+    from charmed_octavia.unit.api_tls import ApiCertificate
+
+    issued = vault_issued("octavia.example.com")
     return RenderInput(
         config=config,
         identity=identity,
@@ -149,4 +152,51 @@ def full_render_input(with_tls: bool = True, passphrase: str = "issuing-Passphra
         tls=config.tls(),
         # configure-resources found the keypair amp-ssh-key-name names.
         shared={"amp-ssh-keypair": "amphora-backdoor"},
+        api_certificate=ApiCertificate(
+            issued["cert"], issued["key"], issued["ca"], issued["chain"]
+        ),
+        trusts_installed_ca=True,
     )
+
+
+# -- Vault on the certificates relation (tls-certificates) -----------------------------------
+
+
+def vault_issued(common_name: str) -> dict[str, str]:
+    """What Vault's PKI issues: its CA (charm-pki-local's intermediate), the chain up to the
+    root, and a server certificate with its key for ``common_name``."""
+    from tests.certificates import signed_by
+
+    root = signed_by(None, "Vault Root Certificate Authority", ca=True, days=30)
+    intermediate = signed_by(root, "Vault Intermediate Certificate Authority", ca=True, days=30)
+    server = signed_by(intermediate, common_name, days=30)
+    return {
+        "ca": intermediate.cert_pem,
+        "chain": root.cert_pem,
+        "cert": server.cert_pem,
+        "key": server.key_pem(traditional=True),
+    }
+
+
+def vault_unit(unit_name: str, common_name: str, issued: dict[str, str], *, legacy=False):
+    """The vault unit's databag once it answered ``unit_name``'s request, as charm-vault
+    writes it through the tls-certificates interface: ``ca`` and ``chain`` raw,
+    ``<unit>.processed_requests`` JSON for cert_requests (charms.reactive's JSON view sorts
+    keys), or ``<unit>.server.cert``/``.server.key`` for a top-level common_name request."""
+    import json
+
+    name = unit_name.replace("/", "_")
+    data = {
+        "egress-subnets": "10.5.0.40/32",
+        "ingress-address": "10.5.0.40",
+        "private-address": "10.5.0.40",
+        "ca": issued["ca"],
+        "chain": issued["chain"],
+    }
+    if legacy:
+        data[f"{name}.server.cert"] = issued["cert"]
+        data[f"{name}.server.key"] = issued["key"]
+    else:
+        bundle = {common_name: {"cert": issued["cert"], "key": issued["key"]}}
+        data[f"{name}.processed_requests"] = json.dumps(bundle, sort_keys=True)
+    return data

@@ -16,7 +16,7 @@ from charmed_octavia.cloud.flavors import INT32_MAX, check_nova_id
 from charmed_octavia.cloud.keypairs import key_material, validate_keypair_name
 from charmed_octavia.cloud.networks import check_ipv4_cidr
 from charmed_octavia.cloud.outcomes import shown
-from charmed_octavia.unit import endpoints, pki
+from charmed_octavia.unit import api_tls, endpoints, pki
 from charmed_octavia.unit.pki import TLSMaterial
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
@@ -61,6 +61,9 @@ _PEM_OPTIONS = frozenset(
         "lb_mgmt_issuing_ca_private_key",
         "lb_mgmt_controller_cacert",
         "lb_mgmt_controller_cert",
+        "ssl_cert",
+        "ssl_key",
+        "ssl_ca",
     }
 )
 
@@ -108,6 +111,9 @@ class CharmConfig:
     lb_mgmt_issuing_ca_key_passphrase: str = ""
     lb_mgmt_controller_cacert: str = ""
     lb_mgmt_controller_cert: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    ssl_ca: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -169,6 +175,11 @@ class CharmConfig:
             # Octavia splits at the last colon and uses the rest as is: no brackets.
             _ip(host, "controller-ip-port-list")
         self.tls()  # decodes, raising ValueError on bad material
+        self.api_tls()
+
+    def api_tls(self) -> api_tls.OptionsTLS:
+        """The API's certificate and CA from ssl_cert, ssl_key and ssl_ca, checked."""
+        return api_tls.from_options(self.ssl_cert, self.ssl_key, self.ssl_ca)
 
     def public_key(self) -> str:
         """The OpenSSH public-key line of amp-ssh-pub-key (base64 of it, as the existing charm

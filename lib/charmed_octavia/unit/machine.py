@@ -45,6 +45,21 @@ CONTROLLER_CERT = f"{CERT_DIR}/controller_cert.pem"
 DB_CA = "/etc/octavia/database-ca.pem"
 AMQP_CA = "/etc/octavia/rabbitmq-ca.pem"
 TLS_FILES = (ISSUING_CA, ISSUING_CA_KEY, CONTROLLER_CA, CONTROLLER_CERT)
+# The API's own certificate (followed by its chain) and key, where the existing charms keep
+# theirs; apache's master process reads them as root.
+API_SSL_DIR = "/etc/apache2/ssl/octavia"
+API_CERT = f"{API_SSL_DIR}/cert.pem"
+API_KEY = f"{API_SSL_DIR}/key.pem"
+# mod_ssl as a2enmod enables it: the module, its config and the session cache it needs.
+APACHE_SSL_MODULE_LINKS = {
+    f"/etc/apache2/mods-enabled/{name}": f"../mods-available/{name}"
+    for name in ("ssl.conf", "ssl.load", "socache_shmcb.load")
+}
+# The system trust store: CAs the charm installs, and the bundle update-ca-certificates makes
+# of them, which every client the charm configures reads.
+CA_STORE_DIR = "/usr/local/share/ca-certificates"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+UPDATE_CA_CERTIFICATES = ("update-ca-certificates",)
 
 CONTROLLER_SERVICES = ("octavia-worker", "octavia-health-manager", "octavia-housekeeping")
 # apache2 runs the API (octavia-wsgi). The packaged standalone octavia-api unit would bind the
@@ -53,10 +68,17 @@ SERVICES = (*CONTROLLER_SERVICES, "apache2")
 MASKED_SERVICES = ("octavia-api",)
 SERVICE_ACTIONS = frozenset({"start", "stop", "restart", "reload", "enable", "disable", "mask"})
 # Which service reads which file: only those restart when a file changes.
-_COMMON = (OCTAVIA_CONF, DB_CA, AMQP_CA)
+_COMMON = (OCTAVIA_CONF, DB_CA, AMQP_CA, SYSTEM_CA_BUNDLE)
 READERS: dict[str, tuple[str, ...]] = {
     **{service: (*_COMMON, *TLS_FILES) for service in CONTROLLER_SERVICES},
-    "apache2": (*_COMMON, APACHE_SITE, APACHE_SITE_LINK),
+    "apache2": (
+        *_COMMON,
+        APACHE_SITE,
+        APACHE_SITE_LINK,
+        API_CERT,
+        API_KEY,
+        *APACHE_SSL_MODULE_LINKS,
+    ),
 }
 
 DB_MANAGE = ("octavia-db-manage", "--config-file", OCTAVIA_CONF, "upgrade", "head")

@@ -73,7 +73,10 @@ def host_for_url(host: str) -> str:
 
 
 def api_url(host: str, scheme: str = "http") -> str:
-    """The Octavia API's URL on ``host``, as published in the Keystone catalog."""
+    """The Octavia API's URL on ``host``, as published in the Keystone catalog; ``scheme``:
+    https when apache serves the API with TLS."""
+    if scheme not in ("http", "https"):
+        raise ValueError(f"scheme must be http or https, not {scheme!r}")
     return f"{scheme}://{host_for_url(host)}:{API_PORT}"
 
 
@@ -251,7 +254,7 @@ def parse_database(units: UnitData, unit_name: str) -> DatabaseCredentials | Non
             host=data["db_host"],
             port=int(data.get("db_port", "3306")),
             password=data["password"],
-            ssl_ca=_decode_ca(data.get("ssl_ca", "")),
+            ssl_ca=decode_ca(data.get("ssl_ca", "")),
             wait_timeout=int(wait) if wait.isdigit() else None,
         )
     return None
@@ -302,14 +305,14 @@ def parse_amqp(units: UnitData) -> AmqpCredentials | None:
     if not servers:
         return None
     if ssl_port:
-        return AmqpCredentials(tuple(servers), int(ssl_port), _decode_ca(ssl_ca))
+        return AmqpCredentials(tuple(servers), int(ssl_port), decode_ca(ssl_ca))
     return AmqpCredentials(tuple(servers))
 
 
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----")
 
 
-def _decode_ca(value: str) -> str:
+def decode_ca(value: str) -> str:
     """A CA certificate given as PEM or base64 of PEM, as PEM; "" if neither."""
     if not value:
         return ""

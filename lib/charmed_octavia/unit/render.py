@@ -14,17 +14,20 @@ from pathlib import Path
 import jinja2
 
 from charmed_octavia.cloud.outcomes import CONTROL
-from charmed_octavia.unit import health_manager, resources
+from charmed_octavia.unit import api_tls, health_manager, resources
 from charmed_octavia.unit.config import HEALTH_MANAGER_PORT, CharmConfig
 from charmed_octavia.unit.machine import (
     AMQP_CA,
     APACHE_SITE,
+    API_CERT,
+    API_KEY,
     CONTROLLER_CA,
     CONTROLLER_CERT,
     DB_CA,
     ISSUING_CA,
     ISSUING_CA_KEY,
     OCTAVIA_CONF,
+    SYSTEM_CA_BUNDLE,
     TLS_FILES,
     File,
 )
@@ -63,6 +66,11 @@ class RenderInput:
     shared: Mapping[str, str] = field(default_factory=dict)
     # This unit's health-manager port's address (``health_manager.ADDRESS``), once it has one.
     hm_address: str = ""
+    # The API's certificate: apache serves the API with TLS when there is one.
+    api_certificate: api_tls.ApiCertificate | None = None
+    # Whether the charm installed a CA in the system trust store: the clients then verify
+    # with the system bundle (which holds it).
+    trusts_installed_ca: bool = False
 
 
 def oslo_value(value: object) -> str:
@@ -133,6 +141,7 @@ def octavia_context(inp: RenderInput) -> dict[str, object]:
         "health_manager_port": HEALTH_MANAGER_PORT,
         "controller_ip_port_list": controllers,
         "heartbeat_key": inp.heartbeat_key,
+        "cafile": SYSTEM_CA_BUNDLE if inp.trusts_installed_ca else "",
     }
 
 
@@ -149,8 +158,15 @@ def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | Non
         ),
         APACHE_SITE: File(
             APACHE_SITE,
-            env.get_template("octavia-api.conf.j2").render(port=API_PORT).encode(),
+            env.get_template("octavia-api.conf.j2")
+            .render(
+                port=API_PORT,
+                api_cert=API_CERT if inp.api_certificate else "",
+                api_key=API_KEY,
+            )
+            .encode(),
         ),
+        **api_tls.api_files(inp.api_certificate),
     }
     for path, pem in (
         (ISSUING_CA, tls.issuing_ca),
@@ -169,4 +185,4 @@ def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | Non
 
 def managed_paths() -> tuple[str, ...]:
     """Every path ``desired_files`` may write."""
-    return (OCTAVIA_CONF, APACHE_SITE, *TLS_FILES, DB_CA, AMQP_CA)
+    return (OCTAVIA_CONF, APACHE_SITE, API_CERT, API_KEY, *TLS_FILES, DB_CA, AMQP_CA)

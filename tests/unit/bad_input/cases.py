@@ -143,6 +143,11 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     "controller-ip-port-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "spare-pool-size": {"zero": "the default: no spare pool (Octavia has none any more)"},
     "vip": {"empty": f"{_DEFAULT_EMPTY} (no VIP)", "blank": "a list without items"},
+    # Blank PEM options are not set: the API's TLS comes from the relation, if any.
+    **{
+        name: {"empty": _DEFAULT_EMPTY, "blank": "not set, as empty"}
+        for name in ("ssl_cert", "ssl_key", "ssl_ca")
+    },
 }
 
 # Refused by Juju's schema but taken by the charm behind it: (action, parameter, class).

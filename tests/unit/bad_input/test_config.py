@@ -30,7 +30,11 @@ CONF_KEYS = {
     "region": ("keystone_authtoken", "region_name"),
     "amp-image-tag": ("controller_worker", "amp_image_tag"),
 }
-SECRET_OPTIONS = {"lb-mgmt-issuing-ca-key-passphrase", "lb-mgmt-issuing-ca-private-key"}
+SECRET_OPTIONS = {
+    "lb-mgmt-issuing-ca-key-passphrase",
+    "lb-mgmt-issuing-ca-private-key",
+    "ssl_key",
+}
 
 
 @pytest.fixture(scope="module")

@@ -47,3 +47,25 @@ def _results_juju_accepts(monkeypatch):
 def health_ports(monkeypatch) -> FakeHealthPorts:
     """Neutron's health-manager ports for every ops.testing run."""
     return use_fake_health_ports(monkeypatch)
+
+
+@pytest.fixture
+def connect_calls(monkeypatch) -> list[dict[str, Any]]:
+    """The arguments of every connection the charm opens for an action; the action
+    cleanup-test-plan made to open one and return it as ``conn``."""
+    import actions
+    from charmed_octavia.cloud import connection
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_connect(**kwargs: Any) -> str:
+        """A fake of connection.connect: no cloud to connect to in a unit test."""
+        calls.append(kwargs)
+        return "connection"
+
+    def handler(event, action_ctx):
+        event.set_results({"conn": action_ctx.connect()})
+
+    monkeypatch.setattr(connection, "connect", fake_connect)
+    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", handler)
+    return calls

@@ -736,30 +736,15 @@ def test_connect_without_identity_relation_names_what_is_missing(ctx, machine, m
     ]
 
 
-def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
+def test_connect_uses_the_relation_credentials(ctx, machine, connect_calls):
     # Arrange
-    import actions
-    from charmed_octavia.cloud import connection
-
-    calls = []
-
-    def fake_connect(**kwargs):
-        """A fake of connection.connect: no cloud to connect to in a unit test."""
-        calls.append(kwargs)
-        return "connection"
-
-    def handler(event, action_ctx):
-        event.set_results({"conn": action_ctx.connect()})
-
-    monkeypatch.setattr(connection, "connect", fake_connect)
-    monkeypatch.setitem(actions.HANDLERS, "cleanup-test-plan", handler)
     state = testing.State(relations=[identity()], config={"use-internal-endpoints": True})
 
     # Act
     ctx.run(ctx.on.action("cleanup-test-plan"), state)
 
     # Assert
-    assert calls == [
+    assert connect_calls == [
         {
             "auth_url": "http://10.5.0.11:5000/v3",
             "username": "octavia",
@@ -769,6 +754,7 @@ def test_connect_uses_the_relation_credentials(ctx, machine, monkeypatch):
             "project_domain_name": "service_domain",
             "region_name": "RegionOne",
             "interface": "internal",
+            "verify": True,
         }
     ]
     assert ctx.action_results == {"conn": "connection"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from charmed_octavia.unit import relations
 
 from tests.unit.charm_data import (
@@ -212,3 +213,11 @@ def test_a_value_with_a_control_character_counts_as_not_set():
 def test_a_database_host_with_a_nul_leaves_the_database_waiting():
     unit = {**MYSQL_ROUTER_UNIT, "db_host": "10.5.0.3\x00"}
     assert relations.parse_database({"mysql-router/0": unit}, "octavia/0") is None
+
+
+def test_api_url_scheme_is_http_or_https():
+    # Act / Assert
+    assert relations.api_url("fd00::5", "https") == "https://[fd00::5]:9876"
+    assert relations.api_url("octavia.example.com") == "http://octavia.example.com:9876"
+    with pytest.raises(ValueError, match="scheme must be http or https"):
+        relations.api_url("10.5.0.5", "ftp")

@@ -99,6 +99,9 @@ def test_files_and_their_ownership():
         assert file is not None
         if path == machine.APACHE_SITE:
             assert (file.mode, file.owner, file.group) == (0o644, "root", "root")
+        elif path in (machine.API_CERT, machine.API_KEY):
+            # apache's master process reads them as root.
+            assert (file.mode, file.owner, file.group) == (0o640, "root", "root")
         elif path in machine.TLS_FILES:
             # Read by the services, written by the charm alone.
             assert (file.mode, file.owner, file.group) == (0o440, "root", "octavia")
@@ -171,3 +174,67 @@ def test_rendered_password_with_dollars_is_escaped_in_the_file():
     # Assert
     assert conf["keystone_authtoken"]["password"] == "a$$b c"
     assert conf["service_auth"]["password"] == "a$$b c"
+
+
+def test_apache_site_with_a_certificate_serves_tls_from_the_ssl_dir():
+    # Arrange
+    inp = full_render_input()
+    assert inp.api_certificate is not None
+
+    # Act
+    files = render.desired_files(inp, TEMPLATES)
+
+    # Assert
+    site = files[machine.APACHE_SITE]
+    assert site is not None
+    text = site.content.decode()
+    assert "    SSLEngine on\n" in text
+    assert f"SSLCertificateFile {machine.API_CERT}\n" in text
+    assert f"SSLCertificateKeyFile {machine.API_KEY}\n" in text
+    served = files[machine.API_CERT]
+    assert served is not None
+    assert served.content == (inp.api_certificate.cert + inp.api_certificate.chain).encode()
+
+
+def test_without_a_certificate_the_site_is_plain_http_and_no_key_is_kept():
+    # Arrange
+    inp = dataclasses.replace(full_render_input(), api_certificate=None)
+
+    # Act
+    files = render.desired_files(inp, TEMPLATES)
+
+    # Assert
+    site = files[machine.APACHE_SITE]
+    assert site is not None and b"SSL" not in site.content
+    assert files[machine.API_CERT] is None and files[machine.API_KEY] is None
+
+
+# Octavia's option for the CA of each client it makes (octavia/common/config.py; keystoneauth's
+# session options in [keystone_authtoken], [service_auth] and [neutron]).
+CA_OPTIONS = {
+    "keystone_authtoken": "cafile",
+    "service_auth": "cafile",
+    "neutron": "cafile",
+    "nova": "ca_certificates_file",
+    "glance": "ca_certificates_file",
+    "cinder": "ca_certificates_file",
+    "certificates": "ca_certificates_file",
+}
+
+
+def test_every_client_verifies_with_the_system_bundle_when_the_charm_installed_a_ca():
+    # Act
+    conf = conf_of(full_render_input())
+
+    # Assert
+    for section, option in CA_OPTIONS.items():
+        assert conf[section][option] == machine.SYSTEM_CA_BUNDLE, section
+
+
+def test_no_cafile_when_the_charm_installed_no_ca():
+    # Act
+    conf = conf_of(dataclasses.replace(full_render_input(), trusts_installed_ca=False))
+
+    # Assert
+    for section, option in CA_OPTIONS.items():
+        assert option not in conf[section], section
