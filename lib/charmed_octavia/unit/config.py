@@ -30,6 +30,8 @@ _LIST_ITEM = re.compile(r"[A-Za-z0-9_.:-]+")
 # A DNS name (letters, digits, inner dashes; dots between labels): what goes into a URL.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_NAGIOS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_DAYS_MAX = 3650
 # A Keystone project id: hex for SQL-backed projects, other word characters with LDAP.
 _PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Names and ids hold at most 255 characters (Keystone, Nova, Glance); lists a few dozen.
@@ -62,6 +64,11 @@ class CharmConfig:
     """Every option of config.yaml; defaults mirror config.yaml for direct construction."""
 
     openstack_origin: str = "distro"
+    action_managed_upgrade: bool = False
+    nagios_context: str = "juju"
+    nagios_servicegroups: str = "juju"
+    tls_warn_days: int = 30
+    tls_crit_days: int = 14
     debug: bool = False
     region: str = "RegionOne"
     use_internal_endpoints: bool = False
@@ -109,6 +116,7 @@ class CharmConfig:
             limit = _LIST_MAX if f.name in _LIST_OPTIONS else _TEXT_MAX
             if isinstance(value, str) and len(value) > limit:
                 raise ValueError(f"{_option(f.name)} is longer than {limit} characters")
+        self._check_monitoring()
         if not self.region.strip():
             raise ValueError("region must not be empty")
         if not self.amp_image_tag.strip():
@@ -152,6 +160,19 @@ class CharmConfig:
             # Octavia splits at the last colon and uses the rest as is: no brackets.
             _ip(host, "controller-ip-port-list")
         self.tls()  # decodes, raising ValueError on bad material
+
+    def _check_monitoring(self) -> None:
+        # Both go into Nagios object names and file names.
+        if not _NAGIOS_NAME.fullmatch(self.nagios_context):
+            raise ValueError(f"nagios_context {shown(self.nagios_context)} is not [A-Za-z0-9_.-]+")
+        for group in _split(self.nagios_servicegroups):
+            if not _NAGIOS_NAME.fullmatch(group):
+                raise ValueError(f"nagios_servicegroups: {shown(group)} is not [A-Za-z0-9_.-]+")
+        if not 1 <= self.tls_crit_days <= self.tls_warn_days <= _DAYS_MAX:
+            raise ValueError(
+                f"tls_crit_days and tls_warn_days must be 1 <= tls_crit_days <= tls_warn_days"
+                f" <= {_DAYS_MAX}"
+            )
 
     def public_key(self) -> str:
         """The OpenSSH public-key line of amp-ssh-pub-key (base64 of it, as the existing charm
