@@ -57,7 +57,7 @@ class Monitoring(ops.Object):
         hostname = nrpe.nagios_hostname(
             config.nagios_context, unit, remote.get("nagios_hostname", "")
         )
-        servicegroups = config.nagios_servicegroups or config.nagios_context
+        servicegroups = config.nagios_servicegroups.strip() or config.nagios_context
         found = (
             nrpe.checks(
                 label,

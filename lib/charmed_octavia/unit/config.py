@@ -250,8 +250,14 @@ class CharmConfig:
         return material
 
 
+# Options whose names keep their underscores, as the existing charm spells them.
+_UNDERSCORED = frozenset(
+    {"nagios_context", "nagios_servicegroups", "tls_warn_days", "tls_crit_days"}
+)
+
+
 def _option(field_name: str) -> str:
-    return field_name.replace("_", "-")
+    return field_name if field_name in _UNDERSCORED else field_name.replace("_", "-")
 
 
 def _split(value: str) -> list[str]:

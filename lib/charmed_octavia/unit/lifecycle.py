@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from charmed_octavia.cloud.outcomes import CONTROL, shown
 from charmed_octavia.unit import origin as origin_mod
+from charmed_octavia.unit import reconcile
 from charmed_octavia.unit.machine import SERVICES, VERSION_PACKAGES, Workload
 
 # The texts of charmhelpers' _ows_check_if_paused, which operators and tests know.
@@ -80,13 +82,7 @@ def schema_wait(installed: str, synced: str) -> str:
 
 def pause(wl: Workload, services: Sequence[str] = SERVICES) -> None:
     """Stopped, disabled and masked (charmhelpers' service_pause)."""
-    for name in services:
-        if wl.service_active(name):
-            wl.service("stop", name)
-        if wl.service_enabled(name):
-            wl.service("disable", name)
-        if not wl.service_masked(name):
-            wl.service("mask", name)
+    reconcile.keep_masked(wl, services)
 
 
 def resume(wl: Workload, services: Sequence[str] = SERVICES) -> None:
@@ -113,10 +109,13 @@ def restart(wl: Workload, services: Sequence[str]) -> None:
 def chosen_services(text: str) -> list[str]:
     """The managed services a space-separated ``services`` parameter names (all when empty);
     ValueError naming the unknown ones."""
+    if CONTROL.search(text):
+        raise ValueError("services must be one line without control characters")
     names = text.split()
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
         raise ValueError(
-            f"not a service of this charm: {', '.join(unknown)} (it manages {', '.join(SERVICES)})"
+            f"services: {shown(' '.join(unknown))} names no service of this charm "
+            f"(it manages {', '.join(SERVICES)})"
         )
     return [s for s in SERVICES if s in names] if names else list(SERVICES)

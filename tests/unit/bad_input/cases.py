@@ -107,6 +107,10 @@ ACCEPTED_PARAMS: dict[tuple[str, str], dict[str, str]] = {
     ("run-test-plan", "run-id"): {"empty": f"{_DEFAULT_EMPTY} (a run id is generated)"},
     ("cleanup-test-plan", "run-id"): {"empty": f"{_DEFAULT_EMPTY} (every recorded run)"},
     ("check-amphorae", "since"): {"empty": f"{_DEFAULT_EMPTY} (the whole boot)"},
+    ("restart-services", "services"): {
+        "empty": f"{_DEFAULT_EMPTY} (every service)",
+        "blank": "a list without items: every service",
+    },
 }
 
 _CONF_TEXT = "written to octavia.conf as oslo.config reads it back (render.oslo_value)"
@@ -142,6 +146,10 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     "amp-secgroup-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "controller-ip-port-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "spare-pool-size": {"zero": "the default: no spare pool (Octavia has none any more)"},
+    "nagios_servicegroups": {
+        "empty": "no servicegroups: nagios_context is the servicegroup, as in charmhelpers",
+        "blank": "a list without items: nagios_context is the servicegroup",
+    },
 }
 
 # Refused by Juju's schema but taken by the charm behind it: (action, parameter, class).

@@ -211,7 +211,7 @@ def test_restart_services_deferred_only_restarts_nothing_and_says_why(ctx, machi
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"services": "nova-api"}, "not a service of this charm: nova-api"),
+        ({"services": "nova-api"}, "services: 'nova-api' names no service of this charm"),
         (
             {"services": "apache2", "deferred-only": True},
             "services and deferred-only are mutually exclusive",

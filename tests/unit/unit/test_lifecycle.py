@@ -81,5 +81,7 @@ def test_pause_then_resume_on_a_machine(tmp_path):
 def test_chosen_services_keep_the_charms_order_and_refuse_others():
     assert lifecycle.chosen_services("") == list(SERVICES)
     assert lifecycle.chosen_services(" apache2  octavia-worker ") == ["octavia-worker", "apache2"]
-    with pytest.raises(ValueError, match="not a service of this charm: mysql, nova-api"):
+    with pytest.raises(ValueError, match="services: 'mysql nova-api' names no service"):
         lifecycle.chosen_services("apache2 mysql nova-api")
+    with pytest.raises(ValueError, match="without control characters"):
+        lifecycle.chosen_services("apache2\noctavia-worker")

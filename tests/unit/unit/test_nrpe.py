@@ -8,30 +8,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from charmed_octavia.cloud import tls
 from charmed_octavia.unit import nrpe
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 SCRIPT = Path(nrpe.__file__).parent / "scripts" / nrpe.CERT_CHECK_NAME
 
 
 def certificate(path: Path, days: float) -> Path:
-    """A self-signed certificate valid for ``days`` more days (negative: expired)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "octavia")])
+    """A server certificate of the charm's own generator valid for ``days`` more days
+    (negative: expired)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=400))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
+    # Made for 30 days, starting so that ``days`` of them remain.
+    bundle = tls.generate_bundle("octavia", days=30, now=now + datetime.timedelta(days=days - 30))
+    _, cert, _ = pkcs12.load_key_and_certificates(bundle.pkcs12, None)
+    assert cert is not None
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
 
@@ -45,14 +39,14 @@ def check(*args: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     ("days", "status", "word"),
-    [(365, 0, "OK"), (20, 1, "WARNING"), (5, 2, "CRITICAL"), (-1, 2, "CRITICAL")],
+    [(29, 0, "OK"), (20, 1, "WARNING"), (5, 2, "CRITICAL"), (-1, 2, "CRITICAL")],
 )
 def test_certificate_check_states(tmp_path, days, status, word):
     # Arrange
     cert = certificate(tmp_path / "controller_cert.pem", days)
 
     # Act
-    code, output = check("14", "30", str(cert))
+    code, output = check("14", "25", str(cert))
 
     # Assert
     assert code == status
