@@ -25,6 +25,7 @@ for _p in (_HERE, _HERE.parent / "lib"):
 
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
+import ha  # noqa: E402
 import health_port  # noqa: E402
 import leader_settings  # noqa: E402
 import lifecycle  # noqa: E402
@@ -93,6 +94,7 @@ class OctaviaCharm(ops.CharmBase):
         self._pki_content: dict[str, str] | None = None
         # Before the charm's own observers: it learns of a departure first.
         self.health_port = health_port.HealthPort(self)
+        self.ha = ha.HighAvailability(self)
         self.lifecycle = lifecycle.Lifecycle(self)
         self.monitoring = monitoring.Monitoring(self)
         on = self.on
@@ -105,7 +107,15 @@ class OctaviaCharm(ops.CharmBase):
             on.start,
         ):
             framework.observe(event, self._on_event)
-        for name in (IDENTITY, DATABASE, AMQP, PEER, NEUTRON, *health_port.RELATIONS):
+        for name in (
+            IDENTITY,
+            DATABASE,
+            AMQP,
+            PEER,
+            NEUTRON,
+            *health_port.RELATIONS,
+            *ha.RELATIONS,
+        ):
             rel = on[name]
             for event in (
                 rel.relation_joined,
@@ -162,6 +172,7 @@ class OctaviaCharm(ops.CharmBase):
                 amphora_certs.generate(self.app, shared)
         self._publish_to_neutron(found.config)
         self._publish(found.config)
+        self.ha.reconcile(found.config)
         if found.identity is not None:
             self.health_port.reconcile(found.config)
         inputs = self._render_input(found)
@@ -182,7 +193,7 @@ class OctaviaCharm(ops.CharmBase):
         if packages_changed:
             # New code on disk: every service must load it.
             restart = list(machine.SERVICES)
-        self.lifecycle.run_services(restart)
+        self.lifecycle.run_services(restart, pacemaker=self.ha.pacemaker_services())
 
     def _migrate_leader_settings(self) -> None:
         """Once, on the leader: adopt the existing charm's heartbeat key and resource ids."""
@@ -200,8 +211,10 @@ class OctaviaCharm(ops.CharmBase):
 
     def _publish_to_neutron(self, config: CharmConfig) -> None:
         """The API's internal URL for neutron-api, JSON-encoded as the reactive interface."""
+        url = self.ha.endpoints(config).urls().get("internal")
+        if url is None:
+            return  # no host for the internal endpoint: status says why
         for rel in self.model.relations[NEUTRON]:
-            url = relations.api_url(config.os_internal_hostname or self._address(rel))
             data = rel.data[self.unit]
             for key, value in relations.load_balancer_info(url).items():
                 if data.get(key) != value:
@@ -221,15 +234,18 @@ class OctaviaCharm(ops.CharmBase):
 
     def _publish(self, config: CharmConfig) -> None:
         """Write this unit's requests on every relation that exists, when they differ."""
+        urls = self.ha.endpoints(config).urls()
         for name in (IDENTITY, DATABASE, AMQP):
             for rel in self.model.relations[name]:
                 address = self._address(rel)
                 if name == IDENTITY:
+                    if len(urls) < 3:
+                        continue  # an endpoint without a host: status says why
                     wanted = relations.identity_request(
                         region=config.region,
-                        public_url=relations.api_url(config.os_public_hostname or address),
-                        internal_url=relations.api_url(config.os_internal_hostname or address),
-                        admin_url=relations.api_url(config.os_admin_hostname or address),
+                        public_url=urls["public"],
+                        internal_url=urls["internal"],
+                        admin_url=urls["admin"],
                     )
                 elif name == DATABASE:
                     wanted = relations.database_request(address)
@@ -414,6 +430,9 @@ class OctaviaCharm(ops.CharmBase):
             kind, message = amphora
             status = ops.BlockedStatus if kind == "blocked" else ops.WaitingStatus
             event.add_status(status(message))
+        ha_status = self.ha.status(found.config)
+        if ha_status is not None:
+            event.add_status(ha_status)
         port_status = self.health_port.status(found.config)
         if port_status is not None:
             event.add_status(port_status)

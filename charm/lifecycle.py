@@ -90,13 +90,14 @@ class Lifecycle(ops.Object):
             )
         return held
 
-    def run_services(self, restart: Sequence[str]) -> None:
-        """The services running (those in ``restart`` restarted), or kept paused."""
+    def run_services(self, restart: Sequence[str], *, pacemaker: Sequence[str] = ()) -> None:
+        """The services running (those in ``restart`` restarted), or kept paused.
+        ``pacemaker``: those hacluster starts, left disabled (reconcile.run_services)."""
         wl = self.charm.workload
         if self.paused:
             lifecycle.pause(wl)
         else:
-            reconcile.run_services(wl, restart)
+            reconcile.run_services(wl, restart, pacemaker=pacemaker)
 
     def status(self) -> ops.StatusBase | None:
         """The paused or series-upgrade status, which outranks every other (charmhelpers'

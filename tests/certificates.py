@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,8 +67,14 @@ def signed_by(
     days: float = 1,
     backdate: datetime.timedelta = datetime.timedelta(0),
     serial: int | None = None,
+    server_names: Sequence[str] = (),
+    key_ids: bool = False,
 ) -> CertKey:
-    """A certificate for ``common_name`` signed by ``issuer`` (by its own key when None)."""
+    """A certificate for ``common_name`` signed by ``issuer`` (by its own key when None).
+
+    ``server_names``: its subjectAltName (IP addresses as IP entries, the rest as DNS names),
+    for a TLS server; ``key_ids``: subject and authority key identifiers, as a CA's chain
+    carries them."""
     key: PrivateKey = (
         ec.generate_private_key(ec.SECP256R1())
         if key_type == "ec"
@@ -87,7 +95,27 @@ def signed_by(
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=True
         )
+    if server_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(n) for n in server_names]), critical=False
+        )
+    if key_ids:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        ).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                (issuer.key if issuer else key).public_key()
+            ),
+            critical=False,
+        )
     return CertKey(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def pem_pair(common_name: str) -> tuple[str, str]:

@@ -54,6 +54,30 @@ def lab_plan_context(lab: Any, tmp_path: Path, progress: Callable[[str], None]) 
     )
 
 
+def amphora_plan_context(
+    amp: Any,
+    key_name: str,
+    keys: tuple[Path, str],
+    tmp_path: Path,
+    progress: Callable[[str], None],
+) -> PlanContext:
+    """What the charm hands the plan for a run on the lab amphora ``amp``, whose octavia.conf
+    names ``key_name``; ``keys``: the client's private key and its public key."""
+    private, public = keys
+    return PlanContext(
+        state_dir=tmp_path / "state",
+        series="lab",
+        origin="pypi",
+        package_versions={"octavia": "14.0.2"},
+        amp_ssh_key_name=key_name,
+        public_key=public,
+        amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
+        amphora_haproxy_dir=amp.octavia_dir,
+        oom_since_margin=1.0,
+        progress=progress,
+    )
+
+
 def inventory(conn: Any) -> dict[str, set[str]]:
     """Ids of every resource kind the plan may create, as the admin sees them."""
     return {

@@ -11,7 +11,7 @@ import pytest
 from charmed_octavia.amphora import ssh
 from charmed_octavia.cloud import flavors
 from charmed_octavia.plan import cleanup, report, run
-from charmed_octavia.plan.params import PlanContext, PlanParams
+from charmed_octavia.plan.params import PlanParams
 from charmed_octavia.plan.records import PLAN_LOCK, RunBusy, RunStore
 
 from tests.infrastructure import require
@@ -20,6 +20,7 @@ from tests.integration.plan_helpers import (
     added,
     admin_connection,
     amp_key_name,
+    amphora_plan_context,
     haproxy_pids,
     inventory,
     lab_plan_context,
@@ -292,17 +293,8 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
             amp.authorize(public)
             conn = admin_connection(lab)
             before = inventory(conn)
-            ctx = PlanContext(
-                state_dir=tmp_path / "state",
-                series="lab",
-                origin="pypi",
-                package_versions={"octavia": "14.0.2"},
-                amp_ssh_key_name=AMPHORA_KEYPAIR,
-                public_key=public,
-                amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),
-                amphora_haproxy_dir=amp.octavia_dir,
-                oom_since_margin=1.0,
-                progress=logs.append,
+            ctx = amphora_plan_context(
+                amp, AMPHORA_KEYPAIR, (private, public), tmp_path, logs.append
             )
 
             # Act

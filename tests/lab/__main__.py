@@ -43,11 +43,14 @@ def _env_lines(state: dict) -> list[str]:
         # OVN's northbound database, for ovn-nbctl --db=$LAB_OVN_NB.
         "LAB_OVN_NB": f"tcp:127.0.0.1:{state['ports']['ovn_nb']}",
     }
+    if state.get("ca_file"):
+        # The TLS lab's CA (clouds.yaml's cacert names it), for curl --cacert and the like.
+        values["LAB_CA_FILE"] = state["ca_file"]
     return [f"export {k}={shlex.quote(str(v))}" for k, v in values.items()]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    lab = Lab(base_dir=args.base_dir, ttl=args.ttl, detached=True)
+    lab = Lab(base_dir=args.base_dir, ttl=args.ttl, detached=True, tls=args.tls)
     lab.up()
     _pointer().parent.mkdir(parents=True, exist_ok=True)
     _pointer().write_text(str(lab.dir) + "\n")
@@ -102,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start a lab and print its environment")
     up.add_argument("--base-dir", type=Path, help="parent of the lab's temporary directory")
     up.add_argument("--ttl", type=float, default=None, help=f"seconds (default {DEFAULT_TTL:.0f})")
+    up.add_argument(
+        "--tls", action="store_true", help="every API over https, with a lab CA of its own"
+    )
     up.set_defaults(func=cmd_up)
     for name, func, text in (
         ("down", cmd_down, "stop the lab and remove its directory"),

@@ -15,9 +15,12 @@ def write_clouds_yaml(
     identity_url: str,
     users: Mapping[str, tuple[str, str]],
     passwords: Mapping[str, str],
+    *,
+    cacert: Path | None = None,
 ) -> None:
     """``users`` maps each cloud's name to its user and project (in the default domain); the
-    file is JSON (valid YAML), mode 0600: it holds the passwords."""
+    file is JSON (valid YAML), mode 0600: it holds the passwords. ``cacert``: the CA each
+    cloud's clients trust (the TLS lab's), instead of the system's."""
     clouds = {
         name: {
             "auth": {
@@ -31,6 +34,7 @@ def write_clouds_yaml(
             "region_name": REGION,
             "interface": "public",
             "identity_api_version": 3,
+            **({"cacert": str(cacert)} if cacert else {}),
         }
         for name, (user, project) in users.items()
     }

@@ -38,6 +38,7 @@ from tests.lab.networks import LabNetworks, create_lab_networks
 from tests.lab.services import (
     Context,
     Service,
+    api_url,
     barbican,
     glance,
     keystone,
@@ -49,6 +50,7 @@ from tests.lab.services import (
     placement,
     rabbitmq,
 )
+from tests.lab.tls import LabTLS, write_lab_tls
 from tests.lab.venv import ensure_venv
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ class Lab:
         amqp_port: int | None = None,
         octavia_port: int | None = None,
         start_octavia: bool = True,
+        tls: bool = False,
     ) -> None:
         self._base_dir = Path(base_dir) if base_dir else None
         self.octavia_overrides = octavia_overrides or {}
@@ -135,6 +138,10 @@ class Lab:
         # False: the lab configures Octavia and publishes it in the catalog but starts neither
         # its API nor its worker (the caller runs its own against the lab).
         self.start_octavia = start_octavia
+        # True: every API over https only, with a certificate from a lab CA of its own that
+        # every client the lab configures trusts (clouds.yaml's cacert included).
+        self.tls_enabled = tls
+        self.tls: LabTLS | None = None
         self.dir = Path()
         self.python = Path()
         self.clouds_yaml = Path()
@@ -159,7 +166,12 @@ class Lab:
 
     @property
     def identity_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['keystone']}/v3"
+        return api_url(self.ports["keystone"], "/v3", tls=self.tls is not None)
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The TLS lab's CA certificate (what clouds.yaml's ``cacert`` names), else None."""
+        return self.tls.ca_file if self.tls else None
 
     @property
     def lab_networks(self) -> LabNetworks:
@@ -281,6 +293,9 @@ class Lab:
         self.dir = Path(tempfile.mkdtemp(prefix="charmed-octavia-lab-", dir=parent))
         for sub in LAB_SUBDIRS:
             (self.dir / sub).mkdir(mode=0o700)
+        if self.tls_enabled:
+            (self.dir / "tls").mkdir(mode=0o700)
+            self.tls = write_lab_tls(self.dir / "tls")
         self.ports = dict(zip(PORT_NAMES, procs.free_ports(len(PORT_NAMES)), strict=True))
         for name, fixed in (("rabbitmq", self.amqp_port), ("octavia", self.octavia_port)):
             if fixed:
@@ -308,6 +323,7 @@ class Lab:
                 "ports": self.ports,
                 "clouds_yaml": str(self.clouds_yaml),
                 "octavia_conf": str(self.octavia_conf),
+                "ca_file": str(self.tls.ca_file) if self.tls else None,
                 "networks": self.networks.as_dict() if self.networks else None,
                 "python": str(self.python),
                 "services": {
@@ -494,6 +510,7 @@ class Lab:
             spawn=self._spawn,
             run=self._run,
             wait_ready=self._wait_ready,
+            tls=self.tls,
         )
 
     def _start_mariadb(self) -> None:
@@ -556,7 +573,9 @@ class Lab:
 
     def _write_clouds_yaml(self) -> None:
         users = {self.admin_cloud: ("admin", "admin"), self.member_cloud: ("member", "lab")}
-        write_clouds_yaml(self.clouds_yaml, self.identity_url, users, self.passwords)
+        write_clouds_yaml(
+            self.clouds_yaml, self.identity_url, users, self.passwords, cacert=self.ca_file
+        )
 
     # ----------------------------------------------------------------- readiness
     def _token(self) -> str:

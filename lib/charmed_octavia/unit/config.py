@@ -16,7 +16,7 @@ from charmed_octavia.cloud.flavors import INT32_MAX, check_nova_id
 from charmed_octavia.cloud.keypairs import key_material, validate_keypair_name
 from charmed_octavia.cloud.networks import check_ipv4_cidr
 from charmed_octavia.cloud.outcomes import shown
-from charmed_octavia.unit import pki
+from charmed_octavia.unit import endpoints, pki
 from charmed_octavia.unit.pki import TLSMaterial
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
@@ -26,6 +26,8 @@ HEALTH_MANAGER_PORT = 5555
 
 # Values go verbatim into an INI file and apache config: a control character could add lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A Linux network device name (IFNAMSIZ: 15 characters).
+_IFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 _LIST_ITEM = re.compile(r"[A-Za-z0-9_.:-]+")
 # A DNS name (letters, digits, inner dashes; dots between labels): what goes into a URL.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -46,7 +48,13 @@ _POSITIVE = (
     "amp_active_wait",
 )
 _LIST_OPTIONS = frozenset(
-    {"amp_boot_network_list", "amp_secgroup_list", "controller_ip_port_list", "amp_ssh_pub_key"}
+    {
+        "amp_boot_network_list",
+        "amp_secgroup_list",
+        "controller_ip_port_list",
+        "amp_ssh_pub_key",
+        "vip",
+    }
 )
 # PEM options go to files of their own, not into the INI text, and may be multi-line PEM.
 _PEM_OPTIONS = frozenset(
@@ -75,6 +83,10 @@ class CharmConfig:
     os_public_hostname: str = ""
     os_internal_hostname: str = ""
     os_admin_hostname: str = ""
+    vip: str = ""
+    vip_iface: str = "eth0"
+    vip_cidr: int = 24
+    dns_ha: bool = False
     amp_image_tag: str = "octavia-amphora"
     amp_image_owner_id: str = ""
     amp_ssh_key_name: str = ""
@@ -151,6 +163,11 @@ class CharmConfig:
                     raise ValueError(f"{_option(name)}: {shown(item)} is not an id or name")
         for name in ("os_public_hostname", "os_internal_hostname", "os_admin_hostname"):
             _host(getattr(self, name), _option(name))
+        self.vips()  # raises ValueError naming a bad address
+        if not _IFACE.fullmatch(self.vip_iface):
+            raise ValueError(f"vip_iface {shown(self.vip_iface)} is not a network device name")
+        if not 1 <= self.vip_cidr <= 128:
+            raise ValueError("vip_cidr must be a prefix length from 1 to 128")
         if self.health_manager_bind_ip:
             _ip(self.health_manager_bind_ip, "health-manager-bind-ip")
         for item in _split(self.controller_ip_port_list):
@@ -203,6 +220,10 @@ class CharmConfig:
         wanted = self.enable_anti_affinity or self.loadbalancer_topology == "ACTIVE_STANDBY"
         return wanted, chosen
 
+    def vips(self) -> tuple[str, ...]:
+        """The ``vip`` option's addresses."""
+        return endpoints.parse_vips(self.vip)
+
     @property
     def boot_networks(self) -> list[str]:
         return _split(self.amp_boot_network_list)
@@ -252,7 +273,14 @@ class CharmConfig:
 
 # Options whose names keep their underscores, as the existing charm spells them.
 _UNDERSCORED = frozenset(
-    {"nagios_context", "nagios_servicegroups", "tls_warn_days", "tls_crit_days"}
+    {
+        "vip_iface",
+        "vip_cidr",
+        "nagios_context",
+        "nagios_servicegroups",
+        "tls_warn_days",
+        "tls_crit_days",
+    }
 )
 
 

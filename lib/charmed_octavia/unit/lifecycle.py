@@ -86,12 +86,11 @@ def pause(wl: Workload, services: Sequence[str] = SERVICES) -> None:
 
 
 def resume(wl: Workload, services: Sequence[str] = SERVICES) -> None:
-    """Unmasked and enabled (charmhelpers' service_resume); the reconcile starts them."""
+    """Unmasked. The reconcile enables and starts them once the unit is ready (all but those
+    pacemaker starts, which hacluster keeps disabled)."""
     for name in services:
         if wl.service_masked(name):
             wl.service("unmask", name)
-        if not wl.service_enabled(name):
-            wl.service("enable", name)
 
 
 def running(wl: Workload, services: Sequence[str] = SERVICES) -> list[str]:

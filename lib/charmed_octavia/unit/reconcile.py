@@ -104,10 +104,13 @@ def changed_services(
     return [svc for svc, paths in readers.items() if changed.intersection(paths)]
 
 
-def run_services(wl: Workload, restart: Sequence[str]) -> None:
-    """Every service enabled and running; those in ``restart`` restarted if they were."""
+def run_services(wl: Workload, restart: Sequence[str], *, pacemaker: Sequence[str] = ()) -> None:
+    """Every service enabled and running; those in ``restart`` restarted if they were.
+
+    ``pacemaker``: services pacemaker starts at boot (hacluster disabled them): left
+    disabled."""
     for name in SERVICES:
-        if not wl.service_enabled(name):
+        if name not in pacemaker and not wl.service_enabled(name):
             wl.service("enable", name)
         if not wl.service_active(name):
             wl.service("start", name)

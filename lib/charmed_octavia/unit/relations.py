@@ -72,9 +72,9 @@ def host_for_url(host: str) -> str:
     return host
 
 
-def api_url(host: str) -> str:
+def api_url(host: str, scheme: str = "http") -> str:
     """The Octavia API's URL on ``host``, as published in the Keystone catalog."""
-    return f"http://{host_for_url(host)}:{API_PORT}"
+    return f"{scheme}://{host_for_url(host)}:{API_PORT}"
 
 
 # -- neutron-api (neutron-load-balancer) ------------------------------------------------------

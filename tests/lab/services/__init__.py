@@ -25,6 +25,7 @@ configure with (``mariadb.url``, ``mariadb.migrate_cached``, ``rabbitmq.transpor
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tests.lab import procs
+from tests.lab.tls import LabTLS
 
 REGION = "RegionOne"
 # The lab's users have every role they need: no scope or new-defaults checks.
@@ -55,6 +57,8 @@ class Service:
     started: int | None = None
     # Size of the log when the process was spawned: what a restarted process wrote follows.
     log_start: int = 0
+    # The TLS lab's CA: the server answers https only, and its probe trusts this CA.
+    ca_file: Path | None = None
 
     def log_since_start(self) -> str:
         """What the process wrote to its log since it was (last) spawned."""
@@ -80,7 +84,8 @@ class Context:
     ``python`` is the lab venv's interpreter; it is ``Path()`` while the venv is being made,
     which MariaDB and RabbitMQ (started meanwhile) do not use. ``spawn`` starts a ``Service``
     in its own process group, ``run`` a one-shot command, ``wait_ready`` returns once the
-    named processes answer their probe (or raises).
+    named processes answer their probe (or raises). ``tls``: the TLS lab's certificates (every
+    API over https, every client trusting the lab CA), None for the plain lab.
     """
 
     dir: Path
@@ -90,10 +95,23 @@ class Context:
     spawn: Callable[[Service], None]
     run: RunCommand
     wait_ready: Callable[[list[str]], None]
+    tls: LabTLS | None = None
 
     @property
     def identity_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['keystone']}/v3"
+        return self.url("keystone", "/v3")
+
+    def url(self, port_name: str, path: str = "") -> str:
+        """The URL of the API on port ``port_name`` (https in the TLS lab)."""
+        return api_url(self.ports[port_name], path, tls=self.tls is not None)
+
+    def cafile(self, option: str = "cafile") -> dict[str, str]:
+        """``{option: the lab CA}`` in the TLS lab (a client section's CA option), else {}."""
+        return {option: str(self.tls.ca_file)} if self.tls else {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """What the lab's own requests verify the APIs with (the lab CA only), or None."""
+        return ca_context(self.tls.ca_file) if self.tls else None
 
     @property
     def venv_bin(self) -> Path:
@@ -141,9 +159,24 @@ class Context:
             str(self.dir / "bin"),
             "--error-logfile",
             "-",
-            "wsgi_apps:application",
         ]
-        return Service(name, argv, env, self.log(name), port=port)
+        if self.tls:
+            argv += ["--certfile", str(self.tls.cert_file), "--keyfile", str(self.tls.key_file)]
+        argv.append("wsgi_apps:application")
+        return Service(name, argv, env, self.log(name), port=port, ca_file=self.ca_file)
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.tls.ca_file if self.tls else None
+
+
+def api_url(port: int, path: str = "", *, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}"
+
+
+def ca_context(ca_file: Path) -> ssl.SSLContext:
+    """A client context that trusts ``ca_file`` alone (never the system's CAs), verifying."""
+    return ssl.create_default_context(cafile=str(ca_file))
 
 
 def port_listening(service: Service) -> bool:
@@ -155,11 +188,19 @@ def http_ok(service: Service, path: str, token: str | None) -> bool:
     """The probe of an API: its port is open and GET ``path`` answers 200."""
     if not port_listening(service):
         return False
-    req = urllib.request.Request(f"http://127.0.0.1:{service.port}{path}")
+    tls = service.ca_file is not None
+    req = urllib.request.Request(api_url(service.port or 0, path, tls=tls))  # noqa: S310
     if token:
         req.add_header("X-Auth-Token", token)
+    context = ca_context(service.ca_file) if service.ca_file else None
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback URL)
+        # S310: loopback URLs built here.
+        with urllib.request.urlopen(req, timeout=30, context=context) as resp:  # noqa: S310
             return resp.status == 200
-    except (urllib.error.URLError, OSError):
+    except urllib.error.URLError as e:
+        # A certificate the lab CA did not issue is a broken lab, not one still starting.
+        if isinstance(e.reason, ssl.SSLCertVerificationError):
+            raise e.reason from e
+        return False
+    except OSError:
         return False

@@ -31,7 +31,7 @@ def configure(ctx: Context) -> None:
         {
             "DEFAULT": {
                 "debug": "false",
-                "host_href": f"http://127.0.0.1:{ctx.ports['barbican']}",
+                "host_href": ctx.url("barbican"),
                 "transport_url": rabbitmq.transport_url(ctx),
             },
             "database": {"connection": mariadb.url(ctx, "barbican")},

@@ -50,7 +50,7 @@ def start(ctx: Context) -> None:
 
 def endpoint(ctx: Context) -> str:
     """The catalog's URL of the image service."""
-    return f"http://127.0.0.1:{ctx.ports['glance']}"
+    return ctx.url("glance")
 
 
 def probe(service: Service, token: str | None) -> bool:

@@ -40,6 +40,8 @@ def authtoken(ctx: Context, user: str) -> dict[str, str]:
         "project_domain_name": "Default",
         "region_name": REGION,
         "service_token_roles_required": "true",
+        # keystonemiddleware's and each service user's session: the lab CA, in the TLS lab.
+        **ctx.cafile(),
     }
 
 
@@ -86,14 +88,13 @@ def _setup_spec(ctx: Context) -> dict[str, Any]:
             "roles": ["member", "load-balancer_member", "creator"],
         }
     )
-    ports = ctx.ports
     catalog = (
-        ("nova", "compute", f"http://127.0.0.1:{ports['nova']}/v2.1"),
-        ("octavia", "load-balancer", f"http://127.0.0.1:{ports['octavia']}"),
-        ("barbican", "key-manager", f"http://127.0.0.1:{ports['barbican']}"),
-        ("neutron", "network", f"http://127.0.0.1:{ports['neutron']}"),
-        ("glance", "image", f"http://127.0.0.1:{ports['glance']}"),
-        ("placement", "placement", f"http://127.0.0.1:{ports['placement']}"),
+        ("nova", "compute", ctx.url("nova", "/v2.1")),
+        ("octavia", "load-balancer", ctx.url("octavia")),
+        ("barbican", "key-manager", ctx.url("barbican")),
+        ("neutron", "network", ctx.url("neutron")),
+        ("glance", "image", ctx.url("glance")),
+        ("placement", "placement", ctx.url("placement")),
     )
     return {
         "config": str(ctx.dir / "keystone" / "keystone.conf"),
@@ -140,10 +141,11 @@ def admin_token(ctx: Context) -> str:
             }
         }
     ).encode()
-    req = urllib.request.Request(  # noqa: S310 (loopback http URL built here)
+    req = urllib.request.Request(  # noqa: S310 (loopback URL built here)
         ctx.identity_url + "/auth/tokens",
         data=body,
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback URL)
+    # S310: a loopback URL; in the TLS lab verified against the lab CA only.
+    with urllib.request.urlopen(req, timeout=30, context=ctx.ssl_context()) as resp:  # noqa: S310
         return resp.headers["X-Subject-Token"]

@@ -44,6 +44,14 @@ def configure(ctx: Context) -> None:
     d = ctx.dir / "neutron"
     shutil.copy(ctx.venv_root / "etc" / "neutron" / "api-paste.ini", d / "api-paste.ini")
     (d / "lock").mkdir()
+    tls: dict[str, dict[str, str]] = {}
+    if ctx.tls:
+        # neutron-server's own eventlet server (oslo.service's [ssl] options); its Nova client
+        # (no notifications in the lab, but configured as on a cloud) trusts the lab CA.
+        tls = {
+            "ssl": {"cert_file": str(ctx.tls.cert_file), "key_file": str(ctx.tls.key_file)},
+            "nova": ctx.cafile(),
+        }
     write_ini(
         d / "neutron.conf",
         {
@@ -65,11 +73,13 @@ def configure(ctx: Context) -> None:
                 # No nova-compute to tell about port changes.
                 "notify_nova_on_port_status_changes": "false",
                 "notify_nova_on_port_data_changes": "false",
+                **({"use_ssl": "true"} if ctx.tls else {}),
             },
             "database": {"connection": mariadb.url(ctx, "neutron")},
             "keystone_authtoken": keystone.authtoken(ctx, "neutron"),
             "oslo_concurrency": {"lock_path": str(d / "lock")},
             "oslo_policy": POLICY,
+            **tls,
         },
     )
     write_ini(
@@ -110,13 +120,14 @@ def start(ctx: Context, *, backends_ready: Callable[[], object]) -> None:
             ctx.venv_env("neutron-server"),
             ctx.log("neutron-server"),
             port=ctx.ports["neutron"],
+            ca_file=ctx.ca_file,
         )
     )
 
 
 def endpoint(ctx: Context) -> str:
     """The catalog's URL of the network service."""
-    return f"http://127.0.0.1:{ctx.ports['neutron']}"
+    return ctx.url("neutron")
 
 
 def probe(service: Service, token: str | None) -> bool:

@@ -21,7 +21,8 @@ from tests.lab.services import (
 )
 
 PROCESSES = ("nova-api",)
-# Of a service user's keystone_authtoken, what keystoneauth's password plugin takes.
+# Of a service user's keystone_authtoken, what keystoneauth's password plugin takes, and
+# its session's CA (the TLS lab's).
 PASSWORD_AUTH = (
     "auth_url",
     "auth_type",
@@ -31,6 +32,7 @@ PASSWORD_AUTH = (
     "user_domain_name",
     "project_domain_name",
     "region_name",
+    "cafile",
 )
 
 
@@ -57,7 +59,8 @@ def configure(ctx: Context) -> None:
             # Found in the catalog. Nova asks Neutron as admin for a requested network's
             # provider details, and Placement to drop a deleted server's allocations: both
             # with its own credentials.
-            "glance": {"region_name": REGION, "valid_interfaces": "internal"},
+            # service_auth carries the lab CA in the TLS lab; Glance's section needs its own.
+            "glance": {"region_name": REGION, "valid_interfaces": "internal", **ctx.cafile()},
             "neutron": {**service_auth, "valid_interfaces": "internal"},
             "placement": {**service_auth, "valid_interfaces": "internal"},
             "oslo_concurrency": {"lock_path": str(nv / "lock")},

@@ -92,6 +92,8 @@ def _certificates(ctx: Context) -> dict[str, str]:
         "server_certs_key_passphrase": secrets.token_hex(16),
         "region_name": REGION,
         "endpoint_type": "internal",
+        # Barbican's client (the listeners' TLS bundles), in the TLS lab.
+        **ctx.cafile("ca_certificates_file"),
     }
 
 
@@ -140,7 +142,7 @@ def _sections(ctx: Context) -> Sections:
             "bind_host": "127.0.0.1",
             "bind_port": str(port),
             "auth_strategy": "keystone",
-            "api_base_uri": f"http://127.0.0.1:{port}",
+            "api_base_uri": ctx.url("octavia"),
         },
         "database": {"connection": mariadb.url(ctx, "octavia")},
         "keystone_authtoken": authtoken,
@@ -154,10 +156,23 @@ def _sections(ctx: Context) -> Sections:
         "haproxy_amphora": {"server_ca": str(ca_paths(ctx.dir)[0])},
         "health_manager": _health_manager(ctx),
         "task_flow": {"jobboard_enabled": "false"},
-        "nova": {"region_name": REGION, "endpoint_type": "internal"},
-        "neutron": {"region_name": REGION, "valid_interfaces": "internal"},
-        "glance": {"region_name": REGION, "valid_interfaces": "internal"},
-        "cinder": {"region_name": REGION, "valid_interfaces": "internal"},
+        # Each client's CA option as Octavia names it (the TLS lab's CA; none in the plain lab).
+        "nova": {
+            "region_name": REGION,
+            "endpoint_type": "internal",
+            **ctx.cafile("ca_certificates_file"),
+        },
+        "neutron": {"region_name": REGION, "valid_interfaces": "internal", **ctx.cafile()},
+        "glance": {
+            "region_name": REGION,
+            "valid_interfaces": "internal",
+            **ctx.cafile("ca_certificates_file"),
+        },
+        "cinder": {
+            "region_name": REGION,
+            "valid_interfaces": "internal",
+            **ctx.cafile("ca_certificates_file"),
+        },
         "oslo_concurrency": {"lock_path": str(ctx.dir / "octavia" / "lock")},
         "oslo_policy": POLICY,
     }

@@ -146,6 +146,7 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     "amp-secgroup-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "controller-ip-port-list": {"empty": _DEFAULT_EMPTY, "blank": "a list without items"},
     "spare-pool-size": {"zero": "the default: no spare pool (Octavia has none any more)"},
+    "vip": {"empty": f"{_DEFAULT_EMPTY} (no VIP)", "blank": "a list without items"},
     "nagios_servicegroups": {
         "empty": "no servicegroups: nagios_context is the servicegroup, as in charmhelpers",
         "blank": "a list without items: nagios_context is the servicegroup",
