@@ -151,10 +151,7 @@ class Lifecycle(ops.Object):
 
     def pause(self, event: ops.ActionEvent) -> None:
         self._stored.paused = True
-        try:
-            lifecycle.pause(self.charm.workload)
-        except WorkloadError as e:
-            event.fail(f"Couldn't pause: {e}")
+        if not self._on_machine(event, "pause", lifecycle.pause):
             return
         event.set_results({"outcome": "paused", "services": " ".join(lifecycle.SERVICES)})
 
@@ -166,10 +163,7 @@ class Lifecycle(ops.Object):
             )
             return
         self._stored.paused = False
-        try:
-            lifecycle.resume(self.charm.workload)
-        except WorkloadError as e:
-            event.fail(f"Couldn't resume: {e}")
+        if not self._on_machine(event, "resume", lifecycle.resume):
             return
         error = self.charm.reconcile_now()
         if error:
@@ -259,6 +253,18 @@ class Lifecycle(ops.Object):
             return
         version = lifecycle.installed_version(self.charm.workload)
         event.set_results({"outcome": "success, packages upgraded", "version": version})
+
+    def _on_machine(
+        self, event: ops.ActionEvent, verb: str, step: Callable[[Workload], None]
+    ) -> bool:
+        """``step`` done on the machine, or the action failed saying why (charmhelpers'
+        "Couldn't pause" / "Couldn't resume")."""
+        try:
+            step(self.charm.workload)
+        except WorkloadError as e:
+            event.fail(f"Couldn't {verb}: {e}")
+            return False
+        return True
 
     def _origin(self, event: ops.ActionEvent) -> Origin | None:
         origin, error = self.charm.current_origin()

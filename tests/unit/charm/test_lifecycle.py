@@ -523,3 +523,23 @@ def test_post_series_upgrade_with_an_origin_noble_lacks_blocks_and_keeps_it_stop
     )
     assert machine.calls_of("apt-install") == []
     assert machine.active.isdisjoint(SERVICES)
+
+
+def test_resume_under_pacemaker_leaves_apache2_disabled_for_it(ctx, machine):
+    # Arrange: a clustered unit (hacluster disabled apache2 at boot), then paused.
+    from tests.unit.charm.test_ha import V4, hacluster
+    from tests.unit.charm.test_ha import state as ha_state
+
+    out = ctx.run(ctx.on.install(), ha_state(hacluster(True), config={"vip": V4}))
+    machine.enabled.discard("apache2")
+    paused = ctx.run(ctx.on.action("pause"), out)
+    assert machine.active.isdisjoint(SERVICES)
+
+    # Act
+    out = ctx.run(ctx.on.action("resume"), paused)
+
+    # Assert
+    assert machine.active >= set(SERVICES)
+    assert "apache2" not in machine.enabled | machine.masked
+    assert machine.enabled >= set(SERVICES) - {"apache2"}
+    assert out.unit_status == READY
