@@ -29,6 +29,8 @@ import api_certs  # noqa: E402
 import ha  # noqa: E402
 import health_port  # noqa: E402
 import leader_settings  # noqa: E402
+import lifecycle  # noqa: E402
+import monitoring  # noqa: E402
 import ops  # noqa: E402
 import resource_actions  # noqa: E402
 import unit_actions  # noqa: E402
@@ -42,6 +44,7 @@ from charmed_octavia.unit import (  # noqa: E402
     relations,
     resources,
 )
+from charmed_octavia.unit import lifecycle as lifecycle_mod  # noqa: E402
 from charmed_octavia.unit import origin as origin_mod  # noqa: E402
 from charmed_octavia.unit.config import CharmConfig  # noqa: E402
 
@@ -95,6 +98,8 @@ class OctaviaCharm(ops.CharmBase):
         self.health_port = health_port.HealthPort(self)
         self.ha = ha.HighAvailability(self)
         self.api_certs = api_certs.ApiCerts(self)
+        self.lifecycle = lifecycle.Lifecycle(self)
+        self.monitoring = monitoring.Monitoring(self)
         on = self.on
         for event in (
             on.install,
@@ -132,8 +137,11 @@ class OctaviaCharm(ops.CharmBase):
     # -- reconcile ---------------------------------------------------------------------------
 
     def _on_event(self, _event: ops.EventBase | None = None) -> None:
+        if self.lifecycle.series_upgrading:
+            return  # the machine is being upgraded; post-series-upgrade takes it from there
         try:
             self._reconcile()
+            self.monitoring.update()
         except machine.WorkloadError as e:
             # Shown in status and retried on the next event (update-status at the latest).
             self._error = self._redact(str(e))
@@ -148,16 +156,17 @@ class OctaviaCharm(ops.CharmBase):
             logger.warning("not configuring: %s", found.config_error)
             return
         wl = self.workload
-        if reconcile.sync_apt_sources(wl, found.origin, self._maintenance):
+        held = self.lifecycle.holds_upgrade(found.config, found.origin)
+        if not held and reconcile.sync_apt_sources(wl, found.origin, self._maintenance):
             # Kept until the install succeeds, so a failed update is retried.
             self._stored.apt_pending = True
         packages_changed = reconcile.install_packages(
             wl,
             found.origin,
-            from_new_sources=self._stored.apt_pending,
+            from_new_sources=self._stored.apt_pending and not held,
             status=self._maintenance,
         )
-        self._stored.apt_pending = False
+        self._stored.apt_pending = self._stored.apt_pending and held
         reconcile.keep_masked(wl)
         self._migrate_leader_settings()
         self._share_leader_values()
@@ -192,7 +201,7 @@ class OctaviaCharm(ops.CharmBase):
         if packages_changed:
             # New code on disk: every service must load it.
             restart = list(machine.SERVICES)
-        reconcile.run_services(wl, restart, pacemaker=self.ha.pacemaker_services())
+        self.lifecycle.run_services(restart, pacemaker=self.ha.pacemaker_services())
 
     def _migrate_leader_settings(self) -> None:
         """Once, on the leader: adopt the existing charm's heartbeat key and resource ids."""
@@ -316,7 +325,9 @@ class OctaviaCharm(ops.CharmBase):
             return False
         shared = peer.data[self.app]
         if not self.unit.is_leader():
-            return bool(shared.get(DB_SYNCED))
+            # Not before the leader has migrated the schema to this unit's release.
+            synced = shared.get(DB_SYNCED, "")
+            return bool(synced) and not lifecycle_mod.schema_wait(self._octavia_version(), synced)
         version = self._octavia_version()
         if shared.get(DB_SYNCED) == version:
             return True
@@ -328,8 +339,7 @@ class OctaviaCharm(ops.CharmBase):
 
     def _octavia_version(self) -> str:
         # The schema follows the Octavia code installed; any of its packages tells its version.
-        installed = self.workload.package_versions(machine.VERSION_PACKAGES)
-        return next((installed[p] for p in machine.VERSION_PACKAGES if p in installed), "unknown")
+        return lifecycle_mod.installed_version(self.workload) or "unknown"
 
     # -- facts and status --------------------------------------------------------------------
 
@@ -386,6 +396,10 @@ class OctaviaCharm(ops.CharmBase):
         return {u.name: dict(r.data[u]) for r in rels for u in r.units}
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        held = self.lifecycle.status()
+        if held is not None:
+            event.add_status(held)  # paused: nothing else matters until resumed
+            return
         found = self.assess()
         if found.config is None:
             event.add_status(ops.BlockedStatus(found.config_error))
@@ -407,6 +421,9 @@ class OctaviaCharm(ops.CharmBase):
         shared = peer.data[self.app] if peer is not None else {}
         if not shared.get(HEARTBEAT_KEY) or not shared.get(DB_SYNCED):
             event.add_status(ops.WaitingStatus("Waiting for the leader to set up the database"))
+        schema = self.lifecycle.schema_status(shared.get(DB_SYNCED, ""))
+        if schema is not None:
+            event.add_status(schema)
         tls = amphora_certs.material(found.config, self._generated_pki())
         pki_status, ready = amphora_certs.status(tls, datetime.datetime.now(datetime.timezone.utc))
         if pki_status is not None:
@@ -457,7 +474,7 @@ class OctaviaCharm(ops.CharmBase):
 
     def _on_action(self, event: ops.ActionEvent) -> None:
         name = self._action_names[event.handle.kind]
-        resource_handler = resource_actions.HANDLERS.get(name)
+        resource_handler = resource_actions.HANDLERS.get(name) or lifecycle.HANDLERS.get(name)
         if resource_handler is not None:
             resource_handler(event, self)
             return
@@ -487,9 +504,18 @@ class OctaviaCharm(ops.CharmBase):
     def redact(self, text: str) -> str:
         return self._redact(text)
 
-    def reconcile_now(self) -> None:
-        """Render what the peer data now holds, as any event would."""
+    def reconcile_now(self, *, refresh_packages: bool = False) -> str:
+        """Render what the peer data now holds, as any event would; the failure ("" none).
+        ``refresh_packages``: refresh the indexes and install every package anew."""
+        if refresh_packages:
+            self._stored.apt_pending = True
+        self._error = ""
         self._on_event(None)
+        return self._error
+
+    def current_origin(self) -> tuple[origin_mod.Origin | None, str]:
+        found = self.assess()
+        return found.origin, found.config_error
 
     def amphora_public_key(self) -> str:
         """This unit's amphora SSH public key (made once), whose private half the plan's

@@ -97,9 +97,13 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
         logs = "\n".join(f"--- {k} ---\n{v}" for k, v in report.get("logs", {}).items())
         pytest.fail(f"{report['error']}\n{logs}", pytrace=False)
     charm = report["charm"]
-    # Waiting for the amphorae's resources until configure-resources made them; then ready.
+    # Waiting for the amphorae's resources until configure-resources made them; then, with
+    # no ovn-chassis (or neutron-openvswitch) on this unit, blocked: no amphora reaches it.
     assert charm["installed"] == "waiting: Run the configure-resources action"
-    assert charm["status"] == "active: Unit is ready"
+    assert charm["status"] == (
+        "blocked: Health-manager port: no ovsdb-subordinate or neutron-openvswitch relation "
+        "(amphorae cannot reach this unit)"
+    )
     assert charm["files"][machine.OCTAVIA_CONF] == PRIVATE
     assert charm["files"][machine.APACHE_SITE] == PUBLIC
     assert charm["links"] == {machine.APACHE_SITE_LINK: machine.APACHE_SITE_LINK_TARGET}

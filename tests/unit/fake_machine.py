@@ -298,6 +298,9 @@ class FakeMachine(unit_machine.Machine):
 
     def service(self, action: str, name: str) -> None:
         self.calls.append(("systemctl", action, name))
+        if action in ("start", "restart") and name in self.masked:
+            # As systemctl: a masked unit cannot be started.
+            raise unit_machine.WorkloadError(f"systemctl {action} {name} failed (1): masked")
         if action in ("start", "restart", "reload"):
             self.active.add(name)
         elif action == "stop":
@@ -308,6 +311,8 @@ class FakeMachine(unit_machine.Machine):
             self.enabled.discard(name)
         elif action == "mask":
             self.masked.add(name)
+        elif action == "unmask":
+            self.masked.discard(name)
 
     def run(self, command: Sequence[str]) -> str:
         self.calls.append(("run", *command))

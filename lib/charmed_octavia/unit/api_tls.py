@@ -30,8 +30,10 @@ CA_NAMES = {
     "ssl_ca": "octavia-ssl-ca",
     "keystone": "octavia-keystone-ca",
 }
-# Readable by root only: apache's master process loads them before it drops privileges.
+# The key readable by root only: apache's master process loads it before it drops privileges.
+# The certificate is public, and readable by all: nagios' expiry check reads it (nrpe).
 _ROOT_ONLY = {"mode": 0o640, "owner": "root", "group": "root"}
+_PUBLIC = {"mode": 0o644, "owner": "root", "group": "root"}
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def api_files(certificate: ApiCertificate | None) -> dict[str, File | None]:
     if certificate is None:
         return {API_CERT: None, API_KEY: None}
     return {
-        API_CERT: File(API_CERT, certificate.served.encode(), **_ROOT_ONLY),
+        API_CERT: File(API_CERT, certificate.served.encode(), **_PUBLIC),
         API_KEY: File(API_KEY, certificate.key.encode(), **_ROOT_ONLY),
     }
 

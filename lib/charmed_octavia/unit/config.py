@@ -32,6 +32,8 @@ _LIST_ITEM = re.compile(r"[A-Za-z0-9_.:-]+")
 # A DNS name (letters, digits, inner dashes; dots between labels): what goes into a URL.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_NAGIOS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_DAYS_MAX = 3650
 # A Keystone project id: hex for SQL-backed projects, other word characters with LDAP.
 _PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Names and ids hold at most 255 characters (Keystone, Nova, Glance); lists a few dozen.
@@ -73,6 +75,11 @@ class CharmConfig:
     """Every option of config.yaml; defaults mirror config.yaml for direct construction."""
 
     openstack_origin: str = "distro"
+    action_managed_upgrade: bool = False
+    nagios_context: str = "juju"
+    nagios_servicegroups: str = "juju"
+    tls_warn_days: int = 30
+    tls_crit_days: int = 14
     debug: bool = False
     region: str = "RegionOne"
     use_internal_endpoints: bool = False
@@ -127,6 +134,7 @@ class CharmConfig:
             limit = _LIST_MAX if f.name in _LIST_OPTIONS else _TEXT_MAX
             if isinstance(value, str) and len(value) > limit:
                 raise ValueError(f"{_option(f.name)} is longer than {limit} characters")
+        self._check_monitoring()
         if not self.region.strip():
             raise ValueError("region must not be empty")
         if not self.amp_image_tag.strip():
@@ -180,6 +188,19 @@ class CharmConfig:
     def api_tls(self) -> api_tls.OptionsTLS:
         """The API's certificate and CA from ssl_cert, ssl_key and ssl_ca, checked."""
         return api_tls.from_options(self.ssl_cert, self.ssl_key, self.ssl_ca)
+
+    def _check_monitoring(self) -> None:
+        # Both go into Nagios object names and file names.
+        if not _NAGIOS_NAME.fullmatch(self.nagios_context):
+            raise ValueError(f"nagios_context {shown(self.nagios_context)} is not [A-Za-z0-9_.-]+")
+        for group in _split(self.nagios_servicegroups):
+            if not _NAGIOS_NAME.fullmatch(group):
+                raise ValueError(f"nagios_servicegroups: {shown(group)} is not [A-Za-z0-9_.-]+")
+        if not 1 <= self.tls_crit_days <= self.tls_warn_days <= _DAYS_MAX:
+            raise ValueError(
+                f"tls_crit_days and tls_warn_days must be 1 <= tls_crit_days <= tls_warn_days"
+                f" <= {_DAYS_MAX}"
+            )
 
     def public_key(self) -> str:
         """The OpenSSH public-key line of amp-ssh-pub-key (base64 of it, as the existing charm
@@ -261,8 +282,17 @@ class CharmConfig:
         return material
 
 
-# The existing charm's option names with underscores.
-_UNDERSCORED = frozenset({"vip_iface", "vip_cidr"})
+# Options whose names keep their underscores, as the existing charm spells them.
+_UNDERSCORED = frozenset(
+    {
+        "vip_iface",
+        "vip_cidr",
+        "nagios_context",
+        "nagios_servicegroups",
+        "tls_warn_days",
+        "tls_crit_days",
+    }
+)
 
 
 def _option(field_name: str) -> str:

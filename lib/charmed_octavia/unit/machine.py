@@ -66,7 +66,9 @@ CONTROLLER_SERVICES = ("octavia-worker", "octavia-health-manager", "octavia-hous
 # same port: it stays stopped and masked, so that no package upgrade can start it again.
 SERVICES = (*CONTROLLER_SERVICES, "apache2")
 MASKED_SERVICES = ("octavia-api",)
-SERVICE_ACTIONS = frozenset({"start", "stop", "restart", "reload", "enable", "disable", "mask"})
+SERVICE_ACTIONS = frozenset(
+    {"start", "stop", "restart", "reload", "enable", "disable", "mask", "unmask"}
+)
 # Which service reads which file: only those restart when a file changes.
 _COMMON = (OCTAVIA_CONF, DB_CA, AMQP_CA, SYSTEM_CA_BUNDLE)
 READERS: dict[str, tuple[str, ...]] = {

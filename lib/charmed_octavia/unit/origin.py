@@ -9,7 +9,10 @@ Accepted values:
   the Ubuntu Cloud Archive, whose key comes with the ``ubuntu-cloud-keyring`` package.
 
 The series in a cloud origin must be the unit's own: the Cloud Archive only carries
-releases built for that series.
+releases built for that series. One exception keeps a unit working across a series upgrade:
+an origin of an older series whose release is the newer series' own (``cloud:jammy-caracal`` on
+Noble, which carries Caracal) means that series' archive, ``distro`` (``distro-proposed`` for
+the ``proposed`` pocket), until the operator sets the option anew.
 
 Cloud origins are added on the unit by charmhelpers' ``add_source`` (it installs the keyring,
 then writes ``cloud-archive.list``). charmhelpers 1.2.1 stops at yoga: ``teach_charmhelpers``
@@ -70,6 +73,8 @@ class Origin:
     kind: str
     # "updates" or "proposed" for the Cloud Archive; "" or "proposed" for distro.
     pocket: str
+    # The configured value when it named an older series and was carried over to this one.
+    carried_from: str = ""
 
     @property
     def needs_keyring(self) -> bool:
@@ -152,12 +157,22 @@ def parse_origin(value: str, series: str) -> Origin:
             f"openstack-origin {shown(value)}: {origin_series} has no Cloud Archive release "
             f"{shown(release)} (known: {known})"
         )
+    if _older(origin_series, series) and release == DISTRO_RELEASES.get(series):
+        # After a series upgrade: the new series' archive carries that release.
+        kind = "distro-proposed" if pocket == "proposed" else "distro"
+        return Origin(kind, series, release, "distro", "proposed" * (pocket == "proposed"), text)
     if origin_series != series:
         raise InvalidOrigin(
             f"openstack-origin {shown(value)} is for {origin_series}, "
             f"but this unit runs {series or 'an unknown series'}"
         )
     return Origin(text, series, release, "cloud", pocket)
+
+
+def _older(series: str, than: str) -> bool:
+    """Whether Ubuntu ``series`` comes before ``than`` (both known here)."""
+    order = list(DISTRO_RELEASES)
+    return series in order and than in order and order.index(series) < order.index(than)
 
 
 def cloud_archive_pockets() -> dict[str, str]:

@@ -68,10 +68,11 @@ def install_packages(
     return False
 
 
-def keep_masked(wl: Workload) -> None:
-    """The packaged standalone API stays stopped, disabled and masked: apache2 serves the API,
-    and a masked unit cannot be started again by a package upgrade."""
-    for name in MASKED_SERVICES:
+def keep_masked(wl: Workload, services: Sequence[str] = MASKED_SERVICES) -> None:
+    """``services`` stopped, disabled and masked (charmhelpers' service_pause). By default the
+    packaged standalone API: apache2 serves the API, and a masked unit cannot be started again
+    by a package upgrade."""
+    for name in services:
         if wl.service_active(name):
             wl.service("stop", name)
         if wl.service_enabled(name):

@@ -107,6 +107,10 @@ ACCEPTED_PARAMS: dict[tuple[str, str], dict[str, str]] = {
     ("run-test-plan", "run-id"): {"empty": f"{_DEFAULT_EMPTY} (a run id is generated)"},
     ("cleanup-test-plan", "run-id"): {"empty": f"{_DEFAULT_EMPTY} (every recorded run)"},
     ("check-amphorae", "since"): {"empty": f"{_DEFAULT_EMPTY} (the whole boot)"},
+    ("restart-services", "services"): {
+        "empty": f"{_DEFAULT_EMPTY} (every service)",
+        "blank": "a list without items: every service",
+    },
 }
 
 _CONF_TEXT = "written to octavia.conf as oslo.config reads it back (render.oslo_value)"
@@ -147,6 +151,10 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     **{
         name: {"empty": _DEFAULT_EMPTY, "blank": "not set, as empty"}
         for name in ("ssl_cert", "ssl_key", "ssl_ca")
+    },
+    "nagios_servicegroups": {
+        "empty": "no servicegroups: nagios_context is the servicegroup, as in charmhelpers",
+        "blank": "a list without items: nagios_context is the servicegroup",
     },
 }
 

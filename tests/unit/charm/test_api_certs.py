@@ -115,9 +115,9 @@ def test_vault_answer_serves_https_trusts_the_ca_and_publishes_https(ctx, machin
     assert f"SSLCertificateKeyFile {machine_mod.API_KEY}" in site
     assert read(machine, machine_mod.API_CERT) == issued["cert"] + issued["chain"]
     assert read(machine, machine_mod.API_KEY) == issued["key"]
-    for path in (machine_mod.API_CERT, machine_mod.API_KEY):
+    for path, wanted in ((machine_mod.API_CERT, 0o644), (machine_mod.API_KEY, 0o640)):
         mode = stat.S_IMODE((machine.root / path.lstrip("/")).stat().st_mode)
-        assert mode == 0o640 and machine.owners[path] == ("root", "root")
+        assert mode == wanted and machine.owners[path] == ("root", "root")
     for link, target in machine_mod.APACHE_SSL_MODULE_LINKS.items():
         assert (machine.root / link.lstrip("/")).readlink().as_posix() == target
     # The CA and its chain in the trust store, the bundle remade once.

@@ -171,9 +171,9 @@ def test_files_are_root_only_and_trust_files_come_and_go(issued):
     trust = api_tls.trust_files({"certificates": issued["ca"]})
 
     # Assert
-    for path in (machine.API_CERT, machine.API_KEY):
+    for path, mode in ((machine.API_CERT, 0o644), (machine.API_KEY, 0o640)):
         file = files[path]
-        assert file is not None and (file.mode, file.owner, file.group) == (0o640, "root", "root")
+        assert file is not None and (file.mode, file.owner, file.group) == (mode, "root", "root")
     assert api_tls.api_files(None) == {machine.API_CERT: None, machine.API_KEY: None}
     ca_file = trust[f"{machine.CA_STORE_DIR}/octavia-certificates-ca.crt"]
     assert ca_file is not None and ca_file.content == issued["ca"].encode()

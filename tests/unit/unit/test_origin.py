@@ -82,9 +82,29 @@ def test_distro_proposed_adds_the_pocket_and_pins_it_like_updates(arch, mirror):
 
 
 @pytest.mark.parametrize(
+    ("value", "kind", "pocket"),
+    [
+        ("cloud:jammy-caracal", "distro", ""),
+        ("cloud:jammy-updates/caracal", "distro", ""),
+        ("cloud:jammy-caracal/proposed", "distro-proposed", "proposed"),
+    ],
+)
+def test_older_series_origin_of_the_new_series_release_becomes_its_distro(value, kind, pocket):
+    # Act: after a series upgrade from Jammy, the option still names Jammy's Cloud Archive.
+    got = parse_origin(value, "noble")
+
+    # Assert
+    assert (got.value, got.kind, got.release, got.pocket) == (kind, "distro", "caracal", pocket)
+    assert got.carried_from == value.strip()
+    assert got.apt_files("amd64")[CLOUD_LIST] is None  # the Jammy pocket goes away
+
+
+@pytest.mark.parametrize(
     ("value", "series", "message"),
     [
-        ("cloud:jammy-caracal", "noble", "is for jammy, but this unit runs noble"),
+        # Noble carries caracal, not bobcat: no series upgrade makes it a Noble origin.
+        ("cloud:jammy-bobcat", "noble", "is for jammy, but this unit runs noble"),
+        ("cloud:noble-dalmatian", "jammy", "is for noble, but this unit runs jammy"),
         ("cloud:jammy-caracal", "", "is for jammy, but this unit runs an unknown series"),
         ("cloud:jammy-dalmatian", "jammy", "jammy has no Cloud Archive release 'dalmatian'"),
         ("cloud:bionic-queens", "bionic", "no Cloud Archive for 'bionic'"),

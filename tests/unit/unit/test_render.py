@@ -99,8 +99,11 @@ def test_files_and_their_ownership():
         assert file is not None
         if path == machine.APACHE_SITE:
             assert (file.mode, file.owner, file.group) == (0o644, "root", "root")
-        elif path in (machine.API_CERT, machine.API_KEY):
-            # apache's master process reads them as root.
+        elif path == machine.API_CERT:
+            # Public; nagios' expiry check reads it too.
+            assert (file.mode, file.owner, file.group) == (0o644, "root", "root")
+        elif path == machine.API_KEY:
+            # apache's master process reads it as root.
             assert (file.mode, file.owner, file.group) == (0o640, "root", "root")
         elif path in machine.TLS_FILES:
             # Read by the services, written by the charm alone.
