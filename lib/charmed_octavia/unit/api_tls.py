@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from charmed_octavia.unit import private_keys
 from charmed_octavia.unit.machine import API_CERT, API_KEY, CA_STORE_DIR, File
 from charmed_octavia.unit.relations import UnitData, decode_ca
 
@@ -69,8 +70,6 @@ def _load_cert(pem: str) -> Any:
 def check_pair(cert_pem: str, key_pem: str, what: str) -> tuple[str, str]:
     """The first certificate and the key, normalised; ValueError (naming ``what``, never the
     key) when either cannot be read or they do not belong together."""
-    from cryptography.hazmat.primitives import serialization
-
     certs, keys = _blocks(cert_pem, "CERTIFICATE"), _blocks(key_pem, "PRIVATE KEY")
     if not certs:
         raise ValueError(f"{what}: no PEM certificate")
@@ -81,16 +80,10 @@ def check_pair(cert_pem: str, key_pem: str, what: str) -> tuple[str, str]:
     except ValueError:
         raise ValueError(f"{what}: the certificate cannot be read") from None
     try:
-        key = serialization.load_pem_private_key(keys[0].encode(), password=None)
+        key = private_keys.public_key_der(keys[0].encode())
     except (TypeError, ValueError):
         raise ValueError(f"{what}: the private key cannot be read (or is encrypted)") from None
-
-    def public(k: Any) -> bytes:
-        return k.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    if public(key.public_key()) != public(cert.public_key()):
+    if key != private_keys.certificate_public_der(cert):
         raise ValueError(f"{what}: the private key does not match the certificate")
     return certs[0], keys[0]
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from charmed_octavia.unit import private_keys
+
 ISSUING_CA = "lb-mgmt-issuing-cacert"
 ISSUING_KEY = "lb-mgmt-issuing-ca-private-key"
 PASSPHRASE = "lb-mgmt-issuing-ca-key-passphrase"  # noqa: S105 - an option's name
@@ -95,14 +97,11 @@ def _certificate(pem: str, option: str) -> Any:
         raise ValueError(f"{option} does not hold a valid certificate") from None
 
 
-def _private_key(pem: str, option: str, passphrase: str = "") -> Any:
-    from cryptography.hazmat.primitives import serialization
-
+def _private_key(pem: str, option: str, passphrase: str = "") -> bytes:
+    """The public half (DER) of the private key in ``pem``."""
     block = _block(pem, option, "PRIVATE KEY").encode()
     try:
-        return serialization.load_pem_private_key(
-            block, password=passphrase.encode() if passphrase else None
-        )
+        return private_keys.public_key_der(block, passphrase.encode() if passphrase else None)
     except TypeError as exc:  # encrypted without a passphrase, or the other way round
         if "not encrypted" in str(exc):
             raise ValueError(f"{PASSPHRASE} is set but {option} is not encrypted") from None
@@ -112,15 +111,8 @@ def _private_key(pem: str, option: str, passphrase: str = "") -> Any:
         raise ValueError(f"{option} is not a usable private key: {reason}") from None
 
 
-def _same_key(key: Any, cert: Any) -> bool:
-    from cryptography.hazmat.primitives import serialization
-
-    def public(k: Any) -> bytes:
-        return k.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    return public(key.public_key()) == public(cert.public_key())
+def _same_key(public_der: bytes, cert: Any) -> bool:
+    return public_der == private_keys.certificate_public_der(cert)
 
 
 def _is_ca(cert: Any) -> bool:
