@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import databags
 import ops
 from charmed_octavia.unit import api_tls, machine, reconcile
 from charmed_octavia.unit.config import CharmConfig
@@ -83,10 +84,7 @@ class ApiCerts(ops.Object):
             logger.warning("no certificate requested: %s", e)
             return
         for rel in relations:
-            data = rel.data[self.charm.unit]
-            for key, value in wanted.items():
-                if data.get(key) != value:
-                    data[key] = value
+            databags.update(rel.data[self.charm.unit], wanted)
 
     # -- what to serve and trust -----------------------------------------------------------
 

@@ -26,6 +26,7 @@ for _p in (_HERE, _HERE.parent / "lib"):
 import actions  # noqa: E402
 import amphora_certs  # noqa: E402
 import api_certs  # noqa: E402
+import databags  # noqa: E402
 import ha  # noqa: E402
 import health_port  # noqa: E402
 import leader_settings  # noqa: E402
@@ -223,10 +224,7 @@ class OctaviaCharm(ops.CharmBase):
         if url is None:
             return  # no host for the internal endpoint: status says why
         for rel in self.model.relations[NEUTRON]:
-            data = rel.data[self.unit]
-            for key, value in relations.load_balancer_info(url).items():
-                if data.get(key) != value:
-                    data[key] = value
+            databags.update(rel.data[self.unit], relations.load_balancer_info(url))
 
     def _share_leader_values(self) -> None:
         peer = self.model.get_relation(PEER)
@@ -259,10 +257,7 @@ class OctaviaCharm(ops.CharmBase):
                     wanted = relations.database_request(address)
                 else:
                     wanted = relations.amqp_request(address)
-                data = rel.data[self.unit]
-                for key, value in wanted.items():
-                    if data.get(key) != value:
-                        data[key] = value
+                databags.update(rel.data[self.unit], wanted)
 
     def _address(self, relation: ops.Relation | str) -> str:
         binding = self.model.get_binding(relation)

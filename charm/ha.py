@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import databags
 import ops
 from charmed_octavia.unit import endpoints, hacluster
 
@@ -84,9 +85,7 @@ class HighAvailability(ops.Object):
         wanted = hacluster.request(
             vips, interfaces, bind_iface=config.vip_iface, published=dict(data)
         )
-        changed = [key for key, value in wanted.items() if data.get(key, "") != value]
-        for key in changed:
-            data[key] = wanted[key]
+        changed = databags.update(data, wanted)
         if changed:
             logger.info("ha: updated %s", ", ".join(changed))
 

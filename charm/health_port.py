@@ -21,6 +21,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import databags
 import ops
 from charmed_octavia.unit import health_manager, relations, resources
 
@@ -123,8 +124,7 @@ class HealthPort(ops.Object):
         self._stored.error, self._stored.blocked = "", False
         plugged = self._plug(port, host, conn)
         wanted = health_manager.unit_data(port, plugged)
-        if any(mine.get(k) != v for k, v in wanted.items()):
-            mine.update(wanted)
+        databags.update(mine, wanted)
         corrected = port.attributes.get("corrected") or []
         if port.created or corrected:
             logger.info(

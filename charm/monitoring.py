@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol, cast
 
+import databags
 import ops
 import yaml
 from charmed_octavia.unit import nrpe, reconcile
@@ -79,10 +80,7 @@ class Monitoring(ops.Object):
             wl.service("restart", nrpe.NRPE_SERVICE)
         wanted = {"monitors": yaml.safe_dump(nrpe.monitors(found)), "primary": "True"}
         for rel in relations:
-            data = rel.data[self.model.unit]
-            for key, value in wanted.items():
-                if data.get(key) != value:
-                    data[key] = value
+            databags.update(rel.data[self.model.unit], wanted)
 
     def _nagios_reads_certificates(self, wl: Workload) -> None:
         members = nrpe.group_members(wl, nrpe.CERT_GROUP)

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+import databags
+
 if TYPE_CHECKING:
     import ops
     from charmed_octavia.unit.config import CharmConfig
@@ -64,10 +66,7 @@ def configure_resources(event: ops.ActionEvent, charm: UnitCharm) -> None:
         # A conflict or a missing resource has changed nothing (every lookup runs first).
         event.fail(f"configure-resources: {charm.redact(describe_error(e))}")
         return
-    data = peer.data[charm.app]
-    for key, value in resources.to_peer_data(configured).items():
-        if data.get(key) != value:
-            data[key] = value
+    databags.update(peer.data[charm.app], resources.to_peer_data(configured))
     logger.info(
         "amphora resources: network %s, security groups %s and %s, flavor %s",
         configured.boot_network,
