@@ -444,7 +444,9 @@ class OctaviaCharm(ops.CharmBase):
         port_status = self.health_port.status(found.config)
         if port_status is not None:
             event.add_status(port_status)
-        event.add_status(ops.ActiveStatus(ready))
+        event.add_status(
+            ops.ActiveStatus(self.lifecycle.ready_message(ready, found.config, found.origin))
+        )
 
     def _redact(self, text: str) -> str:
         """``text`` without any secret the relations, the config or the peer data hold."""

@@ -78,10 +78,7 @@ class Lifecycle(ops.Object):
 
     def holds_upgrade(self, config: CharmConfig, origin: Origin) -> bool:
         """Whether the origin's newer release waits for openstack-upgrade."""
-        if self._upgrading or not config.action_managed_upgrade:
-            return False
-        installed = lifecycle.installed_version(self.charm.workload)
-        held = lifecycle.upgrade_available(installed, origin)
+        held = self._held(config, origin)
         if held:
             logger.info(
                 "action-managed-upgrade: %s (%s) waits for the openstack-upgrade action",
@@ -89,6 +86,19 @@ class Lifecycle(ops.Object):
                 origin.value,
             )
         return held
+
+    def _held(self, config: CharmConfig, origin: Origin) -> bool:
+        if self._upgrading or not config.action_managed_upgrade:
+            return False
+        installed = lifecycle.installed_version(self.charm.workload)
+        return lifecycle.upgrade_available(installed, origin)
+
+    def ready_message(self, ready: str, config: CharmConfig, origin: Origin | None) -> str:
+        """The ready status' message, naming the release that waits for openstack-upgrade:
+        with action-managed-upgrade, the operator's cue to run it unit by unit."""
+        if origin is None or not self._held(config, origin):
+            return ready
+        return f"{ready}; {origin.release} waits for the openstack-upgrade action"
 
     def run_services(self, restart: Sequence[str], *, pacemaker: Sequence[str] = ()) -> None:
         """The services running (those in ``restart`` restarted), or kept paused.

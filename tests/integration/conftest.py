@@ -50,6 +50,19 @@ def lab() -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
+def amphora_worker_lab() -> Iterator[Lab]:
+    """One lab for the session whose controllers can load the lab amphora's drivers: a test
+    points them at its own lab amphora with ``tests.lab.worker_drivers.overridden``."""
+    from tests.lab.amphora import LabAmphora
+
+    started = start_lab(worker_pythonpath=LabAmphora.worker_pythonpath())
+    try:
+        yield started
+    finally:
+        started.down()
+
+
+@pytest.fixture(scope="session")
 def lab_factory() -> Iterator[LabFactory]:
     """``lab_factory(octavia_overrides=..., worker_pythonpath=...)`` -> a lab that is up;
     every lab it made is stopped at the end of the session."""

@@ -20,6 +20,7 @@ from charmed_octavia.cloud import tls
 
 from tests.infrastructure import require
 from tests.lab import amphora as lab_amphora
+from tests.lab import worker_drivers
 
 pytestmark = pytest.mark.amphora
 _T = TypeVar("_T")
@@ -232,31 +233,18 @@ def _wait_deleted(conn: Any, lb_id: str, timeout: float = 240.0) -> None:
     raise AssertionError(f"load balancer {lb_id} not deleted within {timeout:g} s")
 
 
-def _lab_reason() -> str | None:
-    from tests.lab import host
-
-    missing = host.host_prerequisites()
-    return f"missing {', '.join(missing)}" if missing else None
-
-
 @pytest.mark.lab
 @pytest.mark.parametrize(
     ("templater", "verdict", "formula"),
     [("vulnerable", "oom-seen", "pre-fix"), ("fixed", "ok", "post-fix")],
 )
 def test_pool_create_through_octavia_reloads_the_lab_amphora(
-    key, tmp_path, templater, verdict, formula
+    amphora_worker_lab, key, tmp_path, templater, verdict, formula
 ):
-    require(_lab_reason(), "the lab control plane")
-    from tests.lab.control import Lab
-
     private, public = key
     with (
         lab_amphora.LabAmphora(memory_bytes=1 << 30, templater=templater) as amp,
-        Lab(
-            octavia_overrides=amp.octavia_overrides(),
-            worker_pythonpath=amp.worker_pythonpath(),
-        ) as lab,
+        worker_drivers.overridden(amphora_worker_lab, amp.octavia_overrides()) as lab,
     ):
         amp.authorize(public)
         from charmed_octavia.cloud import connection

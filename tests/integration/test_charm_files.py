@@ -43,7 +43,7 @@ PRIVATE = {"mode": "0640", "owner": "root", "group": "octavia"}
 PUBLIC = {"mode": "0644", "owner": "root", "group": "root"}
 
 
-def run_driver(work: Path) -> dict:
+def run_driver(work: Path, tls: bool = False) -> dict:
     """``tests.lab.charm_api`` in its namespaces; its JSON report."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("lib", "charm", "")))
     argv = [
@@ -61,6 +61,7 @@ def run_driver(work: Path) -> dict:
         str(work),
         "--timeout",
         str(DRIVER_TIMEOUT),
+        *(["--tls"] if tls else []),
     ]
     proc = subprocess.run(
         argv,
@@ -76,7 +77,8 @@ def run_driver(work: Path) -> dict:
     return json.loads(lines[-1])
 
 
-def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls-lab"])
+def test_charm_rendered_files_run_octavia_under_apache(tmp_path, tls):
     # Arrange
     require(lab_skip_reason(), "the lab")
     require(unit_root.unavailable_reason(), "a unit root")
@@ -90,7 +92,7 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
         raise
 
     # Act
-    report = run_driver(tmp_path)
+    report = run_driver(tmp_path, tls)
 
     # Assert
     if "error" in report:
@@ -106,10 +108,23 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
     )
     assert charm["files"][machine.OCTAVIA_CONF] == PRIVATE
     assert charm["files"][machine.APACHE_SITE] == PUBLIC
-    assert charm["links"] == {machine.APACHE_SITE_LINK: machine.APACHE_SITE_LINK_TARGET}
-    # The charm's own migration, run on the unit against the lab's MariaDB.
-    assert charm["commands"] == [list(machine.DB_MANAGE)]
-    assert [m["returncode"] for m in report["migrations"]] == [0]
+    mod_ssl = machine.APACHE_SSL_MODULE_LINKS if tls else {}
+    assert charm["links"] == {machine.APACHE_SITE_LINK: machine.APACHE_SITE_LINK_TARGET, **mod_ssl}
+    # The charm's own migration, run on the unit against the lab's MariaDB. On TLS, the trust
+    # store's update before it (keystone's CA, at install) and after it (vault's, with the
+    # certificate).
+    if tls:
+        update = list(machine.UPDATE_CA_CERTIFICATES)
+        assert charm["commands"] == [update, list(machine.DB_MANAGE), update]
+    else:
+        assert charm["commands"] == [list(machine.DB_MANAGE)]
+    if tls:
+        assert_the_api_is_served_with_vaults_certificate_and_trusts_the_ca_through_the_charm(
+            report
+        )
+    else:
+        assert machine.API_CERT not in charm["files"]
+    assert [m["returncode"] for m in report["migrations"]] == [0] * len(charm["commands"])
     # Debian's Python (mod_wsgi's) imports the lab venv's Octavia.
     assert report["octavia_module"].startswith(venv_root)
     api = report["api"]
@@ -141,6 +156,36 @@ def test_charm_rendered_files_run_octavia_under_apache(tmp_path):
     }
     assert_the_charms_resources_build_an_amphora_as_far_as_nova(report)
     assert_the_charm_made_its_health_manager_port(report)
+
+
+def assert_the_api_is_served_with_vaults_certificate_and_trusts_the_ca_through_the_charm(
+    report: dict,
+) -> None:
+    """Vault's certificate (issued by the TLS lab's CA for the addresses the charm asked
+    for) in the charm's files and served by apache2; the lab's CA in the unit's system bundle
+    and not in this machine's, and every CA option of octavia.conf naming that bundle. The
+    load balancer's checks (keystonemiddleware, Barbican, Nova, Glance all over https) passed
+    through that trust alone."""
+    files, tls = report["charm"]["files"], report["tls"]
+    assert files[machine.API_CERT] == PUBLIC
+    assert files[machine.API_KEY] == {"mode": "0640", "owner": "root", "group": "root"}
+    cas = [p for p in files if p.startswith(machine.CA_STORE_DIR)]
+    assert cas and all(files[p] == PUBLIC for p in cas), files
+    assert tls["served"] == {
+        "issuer": "CN=charmed-octavia lab TLS CA",
+        "addresses": ["127.0.0.1"],
+    }
+    assert (tls["in_unit_bundle"], tls["in_host_bundle"]) == (True, False)
+    bundle = machine.SYSTEM_CA_BUNDLE
+    assert tls["ca_options"] == sorted(
+        [
+            *(f"{s}.cafile={bundle}" for s in ("keystone_authtoken", "neutron", "service_auth")),
+            *(
+                f"{s}.ca_certificates_file={bundle}"
+                for s in ("certificates", "cinder", "glance", "nova")
+            ),
+        ]
+    )
 
 
 def assert_the_charm_made_its_health_manager_port(report: dict) -> None:

@@ -20,9 +20,9 @@ from charmed_octavia.commands import cli_cloud
 from charmed_octavia.plan import steps
 
 from tests.infrastructure import require
-from tests.integration.conftest import start_lab
 from tests.integration.plan_helpers import admin_connection, inventory
 from tests.lab import amphora as lab_amphora
+from tests.lab import worker_drivers
 from tests.lab.networks import EXT_SUBNET
 from tests.octavia_sru_install import install
 
@@ -68,7 +68,7 @@ def _amphora_options(amp, key: Path, tmp_path: Path) -> list[str]:
     ("templater", "verdict", "status"), [("vulnerable", "reproduced", 3), ("fixed", "fixed", 0)]
 )
 def test_run_test_plan_on_the_lab_amphora_tells_the_verdict_then_check_and_cleanup(
-    octavia_sru, tmp_path, templater, verdict, status
+    amphora_worker_lab, octavia_sru, tmp_path, templater, verdict, status
 ):
     require(lab_amphora.unavailable_reason(), "the lab amphora")
     # Arrange: a 1 GiB lab amphora (for 32 GiB) and a lab whose worker drives it.
@@ -78,8 +78,7 @@ def test_run_test_plan_on_the_lab_amphora_tells_the_verdict_then_check_and_clean
     with lab_amphora.LabAmphora(memory_bytes=1 << 30, templater=templater) as amp:
         overrides = amp.octavia_overrides()
         overrides["controller_worker"]["amp_ssh_key_name"] = KEYPAIR
-        lab = start_lab(octavia_overrides=overrides, worker_pythonpath=amp.worker_pythonpath())
-        try:
+        with worker_drivers.overridden(amphora_worker_lab, overrides) as lab:
             amp.authorize(public)
             conn = admin_connection(lab)
             before = inventory(conn)
@@ -123,8 +122,6 @@ def test_run_test_plan_on_the_lab_amphora_tells_the_verdict_then_check_and_clean
                 )
                 cleanup = _sru(octavia_sru, lab, "--os-cloud", "lab-admin", "cleanup", *options)
             after = inventory(conn)
-        finally:
-            lab.down()
 
     # Assert: the exit status and the reports tell the verdict; progress came on stderr.
     assert plan.returncode == status, plan.stderr

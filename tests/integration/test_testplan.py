@@ -15,7 +15,6 @@ from charmed_octavia.plan.params import PlanParams
 from charmed_octavia.plan.records import PLAN_LOCK, RunBusy, RunStore
 
 from tests.infrastructure import require
-from tests.integration.conftest import start_lab
 from tests.integration.plan_helpers import (
     added,
     admin_connection,
@@ -27,6 +26,7 @@ from tests.integration.plan_helpers import (
     still_running,
 )
 from tests.lab import amphora as lab_amphora
+from tests.lab import worker_drivers
 from tests.lab.networks import EXT_SUBNET
 
 pytestmark = pytest.mark.lab
@@ -276,7 +276,7 @@ AMPHORA_KEYPAIR = "amphora-backdoor"
     [("vulnerable", "reproduced", "pre-fix"), ("fixed", "fixed", "post-fix")],
 )
 def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
-    tmp_path, templater, verdict, formula
+    amphora_worker_lab, tmp_path, templater, verdict, formula
 ):
     require(lab_amphora.unavailable_reason(), "the lab amphora")
     # Arrange: a 1 GiB lab amphora (for 32 GiB) and a lab whose worker drives it.
@@ -288,8 +288,7 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
         cgroup_dir = amp.cgroup.dir
         overrides = amp.octavia_overrides()
         overrides["controller_worker"]["amp_ssh_key_name"] = AMPHORA_KEYPAIR
-        lab = start_lab(octavia_overrides=overrides, worker_pythonpath=amp.worker_pythonpath())
-        try:
+        with worker_drivers.overridden(amphora_worker_lab, overrides) as lab:
             amp.authorize(public)
             conn = admin_connection(lab)
             before = inventory(conn)
@@ -308,8 +307,6 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
                 if a.status != "DELETED"
             ]
             haproxy = haproxy_pids(amp.cgroup.pids())
-        finally:
-            lab.down()
     # The cascade delete deletes the amphora's VM (the noop compute driver here) without
     # calling the amphora driver: the lab amphora's haproxy ends with the lab amphora.
     data = result.to_dict()

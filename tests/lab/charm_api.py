@@ -24,7 +24,12 @@ private there, and every process dies with the namespace. In order, it
    driver, has Nova accept the amphora server the charm's ids describe, and refuse it with an
    unknown boot network (``tests.lab.charm_compute``);
 
-and prints one JSON object (no secret in it) for the test to judge; on failure it has an
+and prints one JSON object (no secret in it) for the test to judge. With ``--tls`` the lab is
+the TLS lab (every API over https with its own CA): keystone's databag carries that CA as
+``ca_cert``, and a vault unit answers the charm's certificate request with a certificate from
+it; apache2 serves the API with it, and every Octavia client trusts the CA only through the
+system bundle on the unit, made by the update-ca-certificates the charm ran from the CA file
+it wrote; on failure it has an
 ``error`` and the logs' tails, with every secret replaced by ``***``.
 """
 
@@ -41,6 +46,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -122,13 +128,15 @@ def prepare_namespace() -> None:
     os.chmod("/run/lock", 0o1777)  # noqa: S103 - /run/lock is 1777 on Debian and Ubuntu
 
 
-def http_status(url: str, token: str | None = None) -> int:
-    """The HTTP status of GET ``url``; 0 when nothing answers."""
+def http_status(url: str, token: str | None = None, ca_file: Path | None = None) -> int:
+    """The HTTP status of GET ``url`` (https: trusting ``ca_file`` alone); 0 when nothing
+    answers."""
     req = urllib.request.Request(url)  # noqa: S310 (loopback http URL built here)
     if token:
         req.add_header("X-Auth-Token", token)
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback URL)
+        with urllib.request.urlopen(req, timeout=30, context=context) as resp:  # noqa: S310
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -280,17 +288,22 @@ def serve(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Path)
         run.report["migrations"].append({"command": command, "returncode": done.returncode})
         if done.returncode:
             raise RuntimeError(f"{' '.join(command)}: {run.redact(done.stderr[-2000:])}")
-    root_url = f"http://127.0.0.1:{API_PORT}"
+    ca = lab.ca_file
+    root_url = f"{'https' if ca else 'http'}://127.0.0.1:{API_PORT}"
     with started(unit.start_apache(logs / "apache2.log")) as apache:
         wait_for(
-            "Octavia's root through apache2", lambda: http_status(root_url) == 200, proc=apache
+            "Octavia's root through apache2",
+            lambda: http_status(root_url, ca_file=ca) == 200,
+            proc=apache,
         )
         token = lab.connect(lab.admin_cloud).auth_token
         run.report["api"] = {
-            "loadbalancers": http_status(f"{root_url}/v2/lbaas/loadbalancers", token),
+            "loadbalancers": http_status(f"{root_url}/v2/lbaas/loadbalancers", token, ca),
             "wsgi_daemons": wsgi_daemons(),
             "octavia_uid": unit.uid,
         }
+        if ca:
+            run.report["tls"] = tls_evidence(unit, lab, rendered)
         worker_log = logs / "octavia-worker.log"
         # This worker stops before the compute path's: both would consume the same queue.
         with started(unit.start_worker(worker_log)) as worker:
@@ -309,6 +322,42 @@ def serve(unit: OctaviaUnit, rendered: Rendered, lab: Lab, run: Run, logs: Path)
         run.report["compute"] = charm_compute.exercise(
             unit, lab, logs, rendered_value(rendered, "amp_image_tag"), VIP_SUBNET
         )
+
+
+def served_certificate() -> dict[str, Any]:
+    """Who issued the certificate apache2 serves on the API's port, and its names."""
+    from cryptography import x509
+
+    pem = ssl.get_server_certificate(("127.0.0.1", API_PORT), timeout=30)
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {
+        "issuer": cert.issuer.rfc4514_string(),
+        "addresses": sorted(str(a) for a in names.get_values_for_type(x509.IPAddress)),
+    }
+
+
+def tls_evidence(unit: OctaviaUnit, lab: Lab, rendered: Rendered) -> dict[str, Any]:
+    """The TLS lab's CA: trusted by the unit's system bundle (made from the CA file the charm
+    wrote, by the update-ca-certificates it ran), by this machine's not; every CA option the
+    charm rendered names that bundle."""
+    assert lab.ca_file is not None
+    ca = "".join(lab.ca_file.read_text().split())
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read_string(rendered.files[machine.OCTAVIA_CONF].content.decode())
+    return {
+        "served": served_certificate(),
+        "in_unit_bundle": ca in "".join(unit.read(machine.SYSTEM_CA_BUNDLE).split()),
+        "in_host_bundle": ca in "".join(Path(machine.SYSTEM_CA_BUNDLE).read_text().split()),
+        "ca_options": sorted(
+            {
+                f"{section}.{key}={value}"
+                for section in parser.sections()
+                for key, value in parser.items(section)
+                if key in ("cafile", "ca_certificates_file")
+            }
+        ),
+    }
 
 
 def rendered_value(rendered: Rendered, key: str, section: str = "controller_worker") -> str:
@@ -402,7 +451,7 @@ def log_tails(unit: OctaviaUnit | None, lab: Lab, logs: Path, run: Run) -> dict[
     return {name: run.redact(text) for name, text in tails.items() if text}
 
 
-def drive(work: Path, run: Run, ttl: float) -> None:
+def drive(work: Path, run: Run, ttl: float, tls: bool = False) -> None:
     """Steps 1 to 5 of the module docstring, filling ``run.report``."""
     prepare_namespace()
     # The lab's own directory (not under ``work``): MariaDB's socket path must stay short.
@@ -411,6 +460,7 @@ def drive(work: Path, run: Run, ttl: float) -> None:
         octavia_port=API_PORT,
         start_octavia=False,
         ttl=ttl,
+        tls=tls,
     )
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -431,7 +481,7 @@ def drive(work: Path, run: Run, ttl: float) -> None:
                 raise RuntimeError("the lab has no service project")
             data = provider_data(lab, project.id, db_password, amqp_password)
             config = operator_config(passphrase) | amphora_config(ssh_public_key())
-            rendered = render_with_charm(work / "charm", data, config)
+            rendered = render_with_charm(work / "charm", data, config, lab)
             conf = rendered.files.get(machine.OCTAVIA_CONF)
             run.hidden += conf_secrets(conf.content.decode()) if conf else []
             run.report["charm"] = charm_report(rendered)
@@ -454,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="charm-api")
     parser.add_argument("work", type=Path)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--tls", action="store_true", help="the TLS lab, and vault's answer")
     args = parser.parse_args(argv)
 
     def expired(*_: object) -> None:
@@ -464,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run()
     t0 = time.monotonic()
     try:
-        drive(args.work, run, ttl=args.timeout + 60)
+        drive(args.work, run, ttl=args.timeout + 60, tls=args.tls)
     except BaseException as e:  # reported, with the logs, for the test to show
         run.report["error"] = run.redact(f"{type(e).__name__}: {e}")
     finally:

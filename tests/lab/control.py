@@ -254,6 +254,22 @@ class Lab:
         for dependant in dependants:
             self.start_service(dependant)
 
+    def restart_services(self, names: Sequence[str]) -> None:
+        """Kill ``names`` at once and start them again (with the configuration as it is now);
+        return once each answers. For services with nothing in flight: a graceful stop of
+        the health manager alone takes longer than its whole start."""
+        with self._lock:
+            running = [self.service(n) for n in names]
+            procs.stop_groups([s.proc.pid for s in running if s.proc], timeout=0)
+            for svc in running:
+                if svc.proc:
+                    with contextlib.suppress(Exception):
+                        svc.proc.wait(timeout=5)
+            for svc in running:
+                self._spawn(svc)
+        token = self._token() if any(n not in TOKENLESS for n in names) else None
+        self._wait_ready(list(names), token=token)
+
     def database_admin(self, sql: str) -> None:
         """Run ``sql`` as MariaDB's root (as a database charm creates users and grants)."""
         mariadb.admin_sql(self._context(), sql)

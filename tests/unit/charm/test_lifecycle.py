@@ -275,6 +275,9 @@ class Unit:
         return self.machine.charm_runs().count(("run", *machine_mod.DB_MANAGE))
 
 
+HELD = testing.ActiveStatus("Unit is ready; caracal waits for the openstack-upgrade action")
+
+
 @pytest.fixture
 def two_units(ctx, tmp_path, monkeypatch) -> tuple[Unit, Unit]:
     """A leader and a follower on cloud:jammy-bobcat with action-managed-upgrade, active."""
@@ -322,7 +325,8 @@ def test_action_managed_origin_change_upgrades_nothing_in_config_changed(
         assert unit.machine.mutations() == []
         assert "jammy-updates/bobcat" in (unit.machine.root / CLOUD_LIST).read_text()
         assert unit.machine.installed["octavia-worker"] == BOBCAT
-        assert unit.state.unit_status == READY
+        # Ready, and saying what waits for the operator.
+        assert unit.state.unit_status == HELD
 
 
 def test_two_units_upgrade_one_by_one_leader_migrates_once_follower_waits(
@@ -380,7 +384,7 @@ def test_a_unit_not_yet_upgraded_keeps_running_on_the_newer_schema(ctx, monkeypa
     # Assert
     assert follower.machine.installed["octavia-worker"] == BOBCAT
     assert follower.machine.active >= set(SERVICES)
-    assert follower.state.unit_status == READY
+    assert follower.state.unit_status == HELD
 
 
 def test_openstack_upgrade_without_action_managed_upgrade_skips(ctx, machine, ready):
