@@ -33,6 +33,7 @@ import leader_settings  # noqa: E402
 import lifecycle  # noqa: E402
 import monitoring  # noqa: E402
 import ops  # noqa: E402
+import policy_overrides  # noqa: E402
 import resource_actions  # noqa: E402
 import unit_actions  # noqa: E402
 from action_context import STATE_DIR, ActionContext  # noqa: E402
@@ -101,6 +102,7 @@ class OctaviaCharm(ops.CharmBase):
         self.api_certs = api_certs.ApiCerts(self)
         self.lifecycle = lifecycle.Lifecycle(self)
         self.monitoring = monitoring.Monitoring(self)
+        self.policy_overrides = policy_overrides.PolicyOverrides(self, self.workload)
         on = self.on
         for event in (
             on.install,
@@ -190,6 +192,7 @@ class OctaviaCharm(ops.CharmBase):
         from charmed_octavia.unit import render
 
         changed = reconcile.apply_files(wl, render.desired_files(inputs, TEMPLATES))
+        changed |= self.policy_overrides.apply(found.config)
         changed |= trust_changed | self.api_certs.enable_mod_ssl(tls)
         if wl.symlink(machine.APACHE_SITE_LINK, machine.APACHE_SITE_LINK_TARGET):
             changed.add(machine.APACHE_SITE_LINK)
@@ -292,6 +295,7 @@ class OctaviaCharm(ops.CharmBase):
             hm_address=peer.data[self.unit].get(health_manager.ADDRESS, ""),
             api_certificate=api.certificate,
             trusts_installed_ca=api.trusts_installed_ca,
+            cpus=self.workload.cpu_count(),
         )
 
     # -- amphora PKI -------------------------------------------------------------------------
@@ -444,9 +448,8 @@ class OctaviaCharm(ops.CharmBase):
         port_status = self.health_port.status(found.config)
         if port_status is not None:
             event.add_status(port_status)
-        event.add_status(
-            ops.ActiveStatus(self.lifecycle.ready_message(ready, found.config, found.origin))
-        )
+        ready = self.lifecycle.ready_message(ready, found.config, found.origin)
+        event.add_status(self.policy_overrides.status(found.config, ready))
 
     def _redact(self, text: str) -> str:
         """``text`` without any secret the relations, the config or the peer data hold."""

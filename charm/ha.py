@@ -52,7 +52,12 @@ class HighAvailability(ops.Object):
             endpoints.INTERNAL: config.os_internal_hostname,
             endpoints.ADMIN: config.os_admin_hostname,
         }
-        return endpoints.resolve(hostnames, config.vips(), self.bindings())
+        networks = {
+            endpoints.PUBLIC: config.os_public_network,
+            endpoints.INTERNAL: config.os_internal_network,
+            endpoints.ADMIN: config.os_admin_network,
+        }
+        return endpoints.resolve(hostnames, config.vips(), self.bindings(), networks)
 
     def _remote_units(self) -> dict[str, dict[str, str]] | None:
         relation = self.model.get_relation(HA)

@@ -197,3 +197,47 @@ def test_values_with_dollars_spaces_and_quotes_read_back_unchanged(octavia_pytho
     assert values["certificates.ca_private_key_passphrase"] == tricky["passphrase"]
     assert values["keystone_authtoken.region_name"] == tricky["quoted"]
     assert f":{quote(tricky['database'], safe='')}@" in values["database.connection"]
+
+
+@pytest.mark.parametrize(
+    ("options", "driver", "size", "volume_type"),
+    [
+        ({}, "volume_noop_driver", 16, None),
+        # Size and type only count with the Cinder driver: not written without it.
+        ({"volume_size": 40, "volume_type": "fast"}, "volume_noop_driver", 16, None),
+        ({"enable_volume_based_amphora": True}, "volume_cinder_driver", 16, None),
+        (
+            {"enable_volume_based_amphora": True, "volume_size": 40, "volume_type": "ceph ssd"},
+            "volume_cinder_driver",
+            40,
+            "ceph ssd",
+        ),
+    ],
+    ids=["default", "sized-but-disabled", "enabled", "enabled-sized-typed"],
+)
+def test_volume_based_amphora_options_read_back_as_octavia_reads_them(
+    octavia_python, tmp_path, options, driver, size, volume_type
+):
+    # Arrange
+    import dataclasses
+
+    inp = full_render_input()
+    inp = dataclasses.replace(inp, config=dataclasses.replace(inp.config, **options))
+    rendered = render.desired_files(inp, ROOT / "templates")[machine.OCTAVIA_CONF]
+    assert rendered is not None
+    conf = tmp_path / "octavia.conf"
+    conf.write_bytes(rendered.content)
+
+    # Act
+    report = _check(
+        octavia_python,
+        conf,
+        ("controller_worker.volume_driver", "cinder.volume_size", "cinder.volume_type"),
+    )
+
+    # Assert
+    assert report["ok"], report["bad_values"]
+    values = report["values"]
+    assert values["controller_worker.volume_driver"] == driver
+    assert values["cinder.volume_size"] == size
+    assert values["cinder.volume_type"] == volume_type

@@ -190,6 +190,8 @@ class FakeMachine(unit_machine.Machine):
         super().__init__(root)
         self.installed: dict[str, str] = {}
         self.arch = "amd64"
+        # A fixed count, whatever machine runs the tests.
+        self.cpus = 4
         self.active: set[str] = set()
         self.enabled: set[str] = set()
         self.masked: set[str] = set()
@@ -219,6 +221,7 @@ class FakeMachine(unit_machine.Machine):
         twin = type(self)(root)
         twin.installed.update(self.installed)
         twin.arch = self.arch
+        twin.cpus = self.cpus
         for name in ("active", "enabled", "masked"):
             getattr(twin, name).update(getattr(self, name))
         twin.owners.update(self.owners)
@@ -231,6 +234,9 @@ class FakeMachine(unit_machine.Machine):
 
     def architecture(self) -> str:
         return self.arch
+
+    def cpu_count(self) -> int:
+        return self.cpus
 
     def package_versions(self, packages: Sequence[str]) -> dict[str, str]:
         return {p: self.installed[p] for p in packages if p in self.installed}

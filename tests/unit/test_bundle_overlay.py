@@ -96,3 +96,18 @@ def test_the_overlays_options_and_bindings_are_ours():
     # Assert
     assert unknown_options == set()
     assert unknown_bindings == set()
+
+
+def test_the_existing_charms_resource_is_ours_as_it_declares_it():
+    # Arrange: charm-octavia's metadata.yaml (from layer-openstack-principle's policyd).
+    existing = {"policyd-override": {"type": "file", "filename": "policyd-override.zip"}}
+    meta = yaml.safe_load((REPO / "metadata.yaml").read_text())
+
+    # Act
+    ours = {
+        name: {k: v for k, v in spec.items() if k != "description"}
+        for name, spec in (meta.get("resources") or {}).items()
+    }
+
+    # Assert: `juju deploy --resource policyd-override=...` of such a bundle finds it.
+    assert ours == existing

@@ -16,7 +16,7 @@ from charmed_octavia.cloud.flavors import INT32_MAX, check_nova_id
 from charmed_octavia.cloud.keypairs import key_material, validate_keypair_name
 from charmed_octavia.cloud.networks import check_ipv4_cidr
 from charmed_octavia.cloud.outcomes import shown
-from charmed_octavia.unit import api_tls, endpoints, pki
+from charmed_octavia.unit import api_tls, endpoints, pki, workers
 from charmed_octavia.unit.pki import TLSMaterial
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
@@ -46,6 +46,10 @@ _POSITIVE = (
     "active_connection_retry_interval",
     "amp_active_retries",
     "amp_active_wait",
+)
+# Accepted for the existing charm's bundles: no haproxy fronts the API here.
+_HAPROXY_TIMEOUTS = tuple(
+    f"haproxy_{kind}_timeout" for kind in ("server", "client", "queue", "connect")
 )
 _LIST_OPTIONS = frozenset(
     {
@@ -86,6 +90,9 @@ class CharmConfig:
     os_public_hostname: str = ""
     os_internal_hostname: str = ""
     os_admin_hostname: str = ""
+    os_public_network: str = ""
+    os_internal_network: str = ""
+    os_admin_network: str = ""
     vip: str = ""
     vip_iface: str = "eth0"
     vip_cidr: int = 24
@@ -121,6 +128,16 @@ class CharmConfig:
     ssl_cert: str = ""
     ssl_key: str = ""
     ssl_ca: str = ""
+    # Unset (None) in config.yaml, as the existing charm's: unset means the default rule.
+    worker_multiplier: float | None = None
+    haproxy_server_timeout: int | None = None
+    haproxy_client_timeout: int | None = None
+    haproxy_queue_timeout: int | None = None
+    haproxy_connect_timeout: int | None = None
+    enable_volume_based_amphora: bool = False
+    volume_size: int = 16
+    volume_type: str = ""
+    use_policyd_override: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -169,7 +186,10 @@ class CharmConfig:
                     raise ValueError(f"{_option(name)}: {shown(item)} is not an id or name")
         for name in ("os_public_hostname", "os_internal_hostname", "os_admin_hostname"):
             _host(getattr(self, name), _option(name))
+        for kind in endpoints.ENDPOINT_TYPES:
+            endpoints.parse_network(getattr(self, f"os_{kind}_network"), f"os-{kind}-network")
         self.vips()  # raises ValueError naming a bad address
+        self._check_api_options()
         if not _IFACE.fullmatch(self.vip_iface):
             raise ValueError(f"vip_iface {shown(self.vip_iface)} is not a network device name")
         if not 1 <= self.vip_cidr <= 128:
@@ -184,6 +204,26 @@ class CharmConfig:
             _ip(host, "controller-ip-port-list")
         self.tls()  # decodes, raising ValueError on bad material
         self.api_tls()
+
+    def _check_api_options(self) -> None:
+        multiplier = self.worker_multiplier
+        if multiplier is not None and not 0 <= multiplier <= workers.MAX_MULTIPLIER:
+            # NaN fails both comparisons, so it lands here too.
+            raise ValueError(f"worker-multiplier must be from 0 to {workers.MAX_MULTIPLIER}")
+        for name in _HAPROXY_TIMEOUTS:
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= INT32_MAX:
+                raise ValueError(f"{_option(name)} must be from 0 to {INT32_MAX} (ms)")
+        if not 1 <= self.volume_size <= INT32_MAX:
+            raise ValueError(f"volume-size must be from 1 to {INT32_MAX} (GB)")
+        if self.volume_type and not self.volume_type.strip():
+            raise ValueError("volume-type must not be blank")
+        if self.volume_type != self.volume_type.strip():
+            raise ValueError("volume-type must not start or end with a space")
+
+    def api_processes(self, cpus: int) -> int:
+        """The octavia-api mod_wsgi processes on a machine of ``cpus`` CPUs."""
+        return workers.api_processes(self.worker_multiplier, cpus)
 
     def api_tls(self) -> api_tls.OptionsTLS:
         """The API's certificate and CA from ssl_cert, ssl_key and ssl_ca, checked."""

@@ -61,6 +61,10 @@ CA_STORE_DIR = "/usr/local/share/ca-certificates"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 UPDATE_CA_CERTIFICATES = ("update-ca-certificates",)
 
+# Policy overrides (use-policyd-override): oslo.policy's default policy_dirs. Only the API
+# enforces policy; any change under it is reported as this path.
+POLICY_DIR = "/etc/octavia/policy.d"
+
 CONTROLLER_SERVICES = ("octavia-worker", "octavia-health-manager", "octavia-housekeeping")
 # apache2 runs the API (octavia-wsgi). The packaged standalone octavia-api unit would bind the
 # same port: it stays stopped and masked, so that no package upgrade can start it again.
@@ -77,6 +81,7 @@ READERS: dict[str, tuple[str, ...]] = {
         *_COMMON,
         APACHE_SITE,
         APACHE_SITE_LINK,
+        POLICY_DIR,
         API_CERT,
         API_KEY,
         *APACHE_SSL_MODULE_LINKS,
@@ -141,6 +146,15 @@ class Workload(Protocol):
 
     def read_file(self, path: str) -> bytes | None:
         """Content of ``path``, or None if it does not exist."""
+        ...
+
+    def list_files(self, directory: str) -> list[str]:
+        """The absolute paths of the files (not directories) in ``directory``, sorted;
+        empty when it does not exist."""
+        ...
+
+    def cpu_count(self) -> int:
+        """The CPUs the machine offers (a container's own, where LXD limits them)."""
         ...
 
     def write_file(self, file: File) -> bool:
@@ -250,6 +264,19 @@ class Machine:
             return self._path(path).read_bytes()
         except FileNotFoundError:
             return None
+
+    def list_files(self, directory: str) -> list[str]:
+        base = self._path(directory)
+        if not base.is_dir():
+            return []
+        return sorted(
+            f"{directory.rstrip('/')}/{p.name}" for p in base.iterdir() if not p.is_dir()
+        )
+
+    def cpu_count(self) -> int:
+        # As psutil.cpu_count(), which charmhelpers counts workers with: the online CPUs
+        # (lxcfs shows a limited container its own).
+        return os.cpu_count() or 1
 
     def write_file(self, file: File) -> bool:
         target = self._path(file.path)

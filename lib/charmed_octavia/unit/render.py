@@ -71,6 +71,8 @@ class RenderInput:
     # Whether the charm installed a CA in the system trust store: the clients then verify
     # with the system bundle (which holds it).
     trusts_installed_ca: bool = False
+    # The machine's CPUs: the API's mod_wsgi processes follow them (worker-multiplier).
+    cpus: int = 1
 
 
 def oslo_value(value: object) -> str:
@@ -161,6 +163,7 @@ def desired_files(inp: RenderInput, templates_dir: Path) -> dict[str, File | Non
             env.get_template("octavia-api.conf.j2")
             .render(
                 port=API_PORT,
+                processes=inp.config.api_processes(inp.cpus),
                 api_cert=API_CERT if inp.api_certificate else "",
                 api_key=API_KEY,
             )

@@ -44,6 +44,17 @@ TEXT_VALUES: dict[str, str] = {
 }
 # Classes of bad integers, given as functions of the declared bounds.
 INTEGER_CLASSES = ("as-text", "fraction", "boolean", "below-minimum", "above-maximum", "huge")
+# Classes of bad floats (worker-multiplier): Juju takes any number, NaN and infinity too.
+FLOAT_VALUES: dict[str, Any] = {
+    "as-text": "0.5",
+    "boolean": True,
+    "negative": -0.5,
+    "nan": float("nan"),
+    "infinite": float("inf"),
+    "huge": 1e300,
+    "zero": 0.0,
+    "fraction": 0.25,
+}
 BOOLEAN_VALUES: dict[str, Any] = {"as-text": "yes", "integer": 1, "null": None}
 WRONG_TYPE_FOR_TEXT = 5
 
@@ -151,6 +162,24 @@ ACCEPTED_OPTIONS: dict[str, dict[str, str]] = {
     **{
         name: {"empty": _DEFAULT_EMPTY, "blank": "not set, as empty"}
         for name in ("ssl_cert", "ssl_key", "ssl_ca")
+    },
+    **{
+        f"os-{side}-network": {"empty": f"{_DEFAULT_EMPTY} (the binding's address)"}
+        for side in ("public", "internal", "admin")
+    },
+    "worker-multiplier": {
+        "zero": "one process, as charmhelpers gives an explicit 0 (at least one worker)",
+        "fraction": "0.25 x the CPUs, at least one: what bundles set",
+    },
+    **{
+        f"haproxy-{kind}-timeout": {"zero": "no effect here (no haproxy fronts the API)"}
+        for kind in ("server", "client", "queue", "connect")
+    },
+    "volume-type": {
+        "empty": f"{_DEFAULT_EMPTY} (Cinder's default volume type)",
+        "shell": f"a volume type name, JSON data to Cinder; {_CONF_TEXT}",
+        "unicode": f"a volume type name, JSON data to Cinder; {_CONF_TEXT}",
+        "path": f"a volume type name, JSON data to Cinder; {_CONF_TEXT}",
     },
     "nagios_servicegroups": {
         "empty": "no servicegroups: nagios_context is the servicegroup, as in charmhelpers",
@@ -263,6 +292,8 @@ def _values(spec: dict[str, Any], integer_type: str) -> dict[str, Any]:
         return {k: _integer_value(k, spec) for k in INTEGER_CLASSES}
     if kind == "boolean":
         return dict(BOOLEAN_VALUES)
+    if kind == "float":
+        return dict(FLOAT_VALUES)
     raise ValueError(f"no bad values for type {kind!r}")
 
 

@@ -33,6 +33,16 @@ REPO = Path(__file__).resolve().parents[3]
         ({"lb_mgmt_issuing_cacert": "%%%"}, "lb-mgmt-issuing-cacert is not base64-encoded PEM"),
         ({"lb_mgmt_controller_cacert": b64("hello")}, "does not hold a PEM certificate"),
         ({"lb_mgmt_issuing_ca_key_passphrase": "x"}, "passphrase is set without a private key"),
+        ({"worker_multiplier": -0.5}, "worker-multiplier must be from 0 to 64"),
+        ({"worker_multiplier": float("nan")}, "worker-multiplier must be from 0 to 64"),
+        ({"worker_multiplier": 1e300}, "worker-multiplier must be from 0 to 64"),
+        ({"haproxy_server_timeout": -1}, "haproxy-server-timeout must be from 0 to"),
+        ({"haproxy_connect_timeout": 2**40}, "haproxy-connect-timeout must be from 0 to"),
+        ({"os_internal_network": "10.5.0.0"}, "os-internal-network: '10.5.0.0' is not a network"),
+        ({"os_admin_network": "10.5.0.0/40"}, "os-admin-network: '10.5.0.0/40' is not a network"),
+        ({"volume_size": 0}, "volume-size must be from 1 to"),
+        ({"volume_type": "  "}, "volume-type must not be blank"),
+        ({"volume_type": " ssd"}, "volume-type must not start or end with a space"),
     ],
 )
 def test_invalid_options_are_refused_with_the_option_name(options, message):
@@ -93,8 +103,8 @@ def test_config_yaml_and_the_config_class_agree():
     # Act
     fields = {f.name: f.default for f in dataclasses.fields(CharmConfig)}
 
-    # Assert
-    assert {k.replace("-", "_"): v["default"] for k, v in options.items()} == fields
+    # Assert: an option without a default (unset, as the existing charm's) is None here.
+    assert {k.replace("-", "_"): v.get("default") for k, v in options.items()} == fields
 
 
 def _pem(text: str) -> str:
@@ -199,3 +209,21 @@ def test_values_octavia_or_the_catalog_would_misread_are_refused(options, messag
 
 def test_an_ipv6_address_is_a_bare_host():
     assert CharmConfig(os_public_hostname="fd00::1").os_public_hostname == "fd00::1"
+
+
+def test_the_options_kept_for_the_existing_charms_bundles_are_taken_unset_or_in_range():
+    # Act
+    unset = CharmConfig()
+    given = CharmConfig(
+        worker_multiplier=0.25,
+        haproxy_server_timeout=90000,
+        haproxy_client_timeout=0,
+        haproxy_queue_timeout=9000,
+        haproxy_connect_timeout=9000,
+        os_public_network="172.16.0.0/24",
+    )
+
+    # Assert
+    assert unset.worker_multiplier is None and unset.haproxy_server_timeout is None
+    assert unset.api_processes(16) == 4
+    assert given.api_processes(16) == 4 and given.api_processes(32) == 8

@@ -164,3 +164,95 @@ def test_parse_vips_refuses_what_is_no_vip(value, message):
     # Act / Assert
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         endpoints.parse_vips(value)
+
+
+def _networks(**cidrs: str) -> dict[str, str]:
+    return {"public": "", "internal": "", "admin": "", **cidrs}
+
+
+def test_an_endpoint_network_picks_the_units_address_in_it_over_the_binding():
+    # Arrange: every endpoint bound to the internal space, the public network named by CIDR.
+    bindings = {
+        **one_network(),
+        "cluster": Binding(
+            "10.5.0.7",
+            (Interface("ens3", "10.5.0.7", "10.5.0.0/24"), Interface("ens5", "172.16.0.7", "")),
+        ),
+    }
+
+    # Act
+    found = endpoints.resolve(NO_HOSTNAMES, (), bindings, _networks(public="172.16.0.0/24"))
+
+    # Assert
+    assert found.problems == ()
+    assert found.hosts == {"public": "172.16.0.7", "internal": "10.5.0.7", "admin": "10.5.0.7"}
+
+
+def test_an_endpoint_network_with_host_bits_is_the_network():
+    # Act
+    found = endpoints.resolve(NO_HOSTNAMES, (), three_networks(), _networks(admin="fd00:a::1/64"))
+
+    # Assert
+    assert found.hosts["admin"] == "fd00:a::7"
+
+
+def test_a_hostname_wins_over_an_endpoint_network():
+    # Act
+    found = endpoints.resolve(
+        {**NO_HOSTNAMES, "public": "octavia.example.com"},
+        (),
+        three_networks(),
+        _networks(public="10.5.0.0/24"),
+    )
+
+    # Assert
+    assert found.hosts["public"] == "octavia.example.com"
+
+
+def test_with_vips_the_vip_in_the_endpoint_network_wins_over_the_bindings():
+    # Arrange: the public binding's network has its VIP, but the operator names another.
+    vips = endpoints.parse_vips("172.16.0.100 10.5.0.100 fd00:a::100")
+
+    # Act
+    found = endpoints.resolve(
+        NO_HOSTNAMES, vips, three_networks(), _networks(public="10.5.0.0/24")
+    )
+
+    # Assert
+    assert found.problems == ()
+    assert found.hosts["public"] == "10.5.0.100"
+    assert found.hosts["internal"] == "10.5.0.100"
+
+
+def test_an_endpoint_network_holding_none_of_the_units_addresses_is_a_problem():
+    # Act
+    found = endpoints.resolve(
+        NO_HOSTNAMES, (), three_networks(), _networks(internal="192.168.9.0/24")
+    )
+
+    # Assert
+    assert found.problems == (
+        "os-internal-network 192.168.9.0/24 holds none of the unit's addresses",
+    )
+    assert "internal" not in found.hosts
+    assert found.hosts["public"] == "172.16.0.7"
+
+
+def test_an_endpoint_network_without_a_vip_in_it_is_a_problem():
+    # Act
+    found = endpoints.resolve(
+        NO_HOSTNAMES,
+        endpoints.parse_vips("10.5.0.100"),
+        one_network(),
+        _networks(admin="10.6.0.0/24"),
+    )
+
+    # Assert
+    assert found.problems == ("os-admin-network 10.6.0.0/24 holds no vip",)
+
+
+@pytest.mark.parametrize("value", ["10.5.0.0", "10.5.0.0/33", "net", "10.5.0.0/24/1", "/24"])
+def test_parse_network_refuses_what_is_no_cidr(value):
+    # Act / Assert
+    with pytest.raises(ValueError, match=r"^os-public-network: .* is not a network in CIDR"):
+        endpoints.parse_network(value, "os-public-network")

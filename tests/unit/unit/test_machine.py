@@ -112,3 +112,27 @@ def test_service_refuses_unknown_actions(machine):
     # Act / Assert
     with pytest.raises(ValueError, match="unknown service action 'kill'"):
         machine.service("kill", "apache2")
+
+
+def test_list_files_names_the_files_of_a_directory_but_not_its_directories(machine):
+    # Arrange
+    base = machine.root / "etc/octavia/policy.d"
+    (base / "sub").mkdir(parents=True)
+    (base / "b.yaml").write_text("b: c\n")
+    (base / "a.yaml").write_text("a: b\n")
+
+    # Act
+    found = machine.list_files("/etc/octavia/policy.d")
+    missing = machine.list_files("/etc/octavia/none.d")
+
+    # Assert
+    assert found == ["/etc/octavia/policy.d/a.yaml", "/etc/octavia/policy.d/b.yaml"]
+    assert missing == []
+
+
+def test_cpu_count_is_the_machines():
+    # Act
+    count = unit_machine.Machine().cpu_count()
+
+    # Assert
+    assert count == os.cpu_count()

@@ -241,3 +241,50 @@ def test_no_cafile_when_the_charm_installed_no_ca():
     # Assert
     for section, option in CA_OPTIONS.items():
         assert option not in conf[section], section
+
+
+def test_the_api_processes_follow_the_cpus_and_worker_multiplier():
+    # Arrange
+    inp = full_render_input()
+    cases = {
+        (None, 1): "processes=2",
+        (None, 8): "processes=4",
+        (0.5, 8): "processes=4",
+        (2.0, 8): "processes=16",
+        (0.1, 2): "processes=1",
+    }
+
+    # Act
+    found = {}
+    for multiplier, cpus in cases:
+        config = dataclasses.replace(inp.config, worker_multiplier=multiplier)
+        site = render.desired_files(dataclasses.replace(inp, config=config, cpus=cpus), TEMPLATES)[
+            machine.APACHE_SITE
+        ]
+        assert site is not None
+        found[multiplier, cpus] = site.content.decode().split("octavia-api ", 2)[1].split()[0]
+
+    # Assert
+    assert found == cases
+
+
+def test_haproxy_timeouts_render_nothing():
+    # Arrange
+    inp = full_render_input()
+    timed = dataclasses.replace(
+        inp,
+        config=dataclasses.replace(
+            inp.config,
+            haproxy_server_timeout=1,
+            haproxy_client_timeout=2,
+            haproxy_queue_timeout=3,
+            haproxy_connect_timeout=4,
+        ),
+    )
+
+    # Act
+    before = render.desired_files(inp, TEMPLATES)
+    after = render.desired_files(timed, TEMPLATES)
+
+    # Assert
+    assert after == before
