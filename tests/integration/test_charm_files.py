@@ -182,7 +182,7 @@ def assert_the_api_is_served_with_vaults_certificate_and_trusts_the_ca_through_t
             *(f"{s}.cafile={bundle}" for s in ("keystone_authtoken", "neutron", "service_auth")),
             *(
                 f"{s}.ca_certificates_file={bundle}"
-                for s in ("certificates", "cinder", "glance", "nova")
+                for s in ("certificates", "cinder", "glance", "neutron", "nova")
             ),
         ]
     )
