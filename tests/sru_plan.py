@@ -7,13 +7,16 @@ for a 32 GiB amphora) and the lab control plane whose octavia-worker drives it, 
 uses), which prints its progress and the Markdown report, then the verdict, and brings both
 down. ``--via library`` runs the plan in this process instead, as the action's handler does.
 
-By default it runs twice: with the vulnerable templater (the lab's octavia 14.0.x: expected
-"reproduced") and with the fixed one (octavia 17.0.1's: expected "fixed"), then prints a
-two-line summary. Exit status: 0 when both verdicts are the expected ones (with
-``--templater``: when the plan ran to a verdict other than "failed"), 1 otherwise, 2 when the
-lab could not be brought up.
+By default it runs twice: with the vulnerable templater (the lab's octavia 14.0.2 as released:
+expected "reproduced") and with the fixed one (the same 14.0.2 with the upstream change for
+LP #2119987 applied, tests/lab/amphora/patches/: expected "fixed"), so that the two runs differ
+in the fix alone, then prints a two-line summary. ``--templater upstream`` runs once with
+octavia 17.0.1's templater (expected "fixed"). Exit status: 0 when both verdicts are the
+expected ones (with ``--templater``: when the plan ran to a verdict other than "failed"), 1
+otherwise, 2 when the lab could not be brought up.
 
-    python -m tests.sru_plan [--templater vulnerable|fixed] [--reload-count N] [--json DIR]
+    python -m tests.sru_plan [--templater vulnerable|fixed|upstream] [--reload-count N]
+                             [--json DIR]
                              [--via command|library]
 """
 
@@ -41,7 +44,7 @@ from tests.lab.networks import EXT_SUBNET  # noqa: E402
 KEYPAIR = "amphora-backdoor"
 # 1 GiB standing for the bug's 32 GiB amphora (the lab amphora scales the connection limit).
 AMPHORA_MEMORY = 1 << 30
-EXPECTED = {"vulnerable": "reproduced", "fixed": "fixed"}
+EXPECTED = {"vulnerable": "reproduced", "fixed": "fixed", "upstream": "fixed"}
 
 
 class LabUnavailable(RuntimeError):
@@ -51,7 +54,7 @@ class LabUnavailable(RuntimeError):
 @dataclasses.dataclass
 class Outcome:
     templater: str
-    release: str
+    description: str  # the templater's Octavia (and patch), as the report names it
     verdict: str
     reason: str
     plan_seconds: float
@@ -64,7 +67,7 @@ class Outcome:
     def summary(self) -> str:
         mark = "as expected" if self.verdict == self.expected else "UNEXPECTED"
         return (
-            f"{self.templater} templater (octavia {self.release}): verdict {self.verdict} "
+            f"{self.description}: verdict {self.verdict} "
             f"(expected {self.expected}, {mark}); plan {self.plan_seconds:.1f} s, "
             f"with lab up/down {self.total_seconds:.1f} s"
         )
@@ -151,12 +154,9 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
         private_key, public_key = ssh.ensure_keypair(work / "ssh")
         amp.authorize(public_key)
         versions = _lab_versions(lab.python)
-        release = (
-            lab_amphora.FIXED_RELEASE
-            if templater == "fixed"
-            else versions.get("octavia (PyPI)", "14.0.x")
-        )
-        versions["octavia haproxy.cfg templater (lab amphora)"] = f"{release} ({templater})"
+        description = amp.templater_description()
+        versions[lab_amphora.TEMPLATER_REPORT_KEY] = description
+        print(f"haproxy.cfg templater: {description}", flush=True)
         plan = _Plan(lab, amp, work, private_key, public_key, versions, args)
         data = plan.by_command() if args.script else plan.in_process()
         if args.json:
@@ -167,7 +167,7 @@ def _run_once(templater: str, args: argparse.Namespace) -> Outcome:
         print(f"VERDICT ({templater} templater): {data['verdict']} ({data['verdict_reason']})")
         return Outcome(
             templater=templater,
-            release=release,
+            description=description,
             verdict=data["verdict"],
             reason=data["verdict_reason"],
             plan_seconds=data["seconds"],

@@ -12,6 +12,8 @@ from charmed_octavia.amphora import ssh
 from charmed_octavia.cloud import connection
 from charmed_octavia.plan.params import PlanContext
 
+from tests.lab import amphora as lab_amphora
+
 
 def admin_connection(lab: Any) -> Any:
     """The lab's admin cloud through the library's own clouds.yaml loader."""
@@ -68,7 +70,11 @@ def amphora_plan_context(
         state_dir=tmp_path / "state",
         series="lab",
         origin="pypi",
-        package_versions={"octavia": "14.0.2"},
+        package_versions={
+            "octavia": "14.0.2",
+            # The report names what rendered the amphora's haproxy.cfg (templater, patch).
+            lab_amphora.TEMPLATER_REPORT_KEY: amp.templater_description(),
+        },
         amp_ssh_key_name=key_name,
         public_key=public,
         amphora_ssh=amp.ssh_settings(private, tmp_path / "known_hosts"),

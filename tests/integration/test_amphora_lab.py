@@ -82,7 +82,7 @@ def test_fixed_templater_reload_survives_and_check_says_ok(key, tmp_path):
             since=amp.since,
             haproxy_dir=amp.octavia_dir,
         )
-        assert "octavia-17.0.1" in amp.renders[-1]["octavia_file"]
+        assert "octavia-14.0.2+lp2119987-ssl-cachesize-" in amp.renders[-1]["octavia_file"]
     assert reload["oom_kills"] == 0
     assert reload["check_returncode"] == 0 and reload["new_workers"]
     (result,) = report.results
@@ -311,7 +311,11 @@ def test_pool_create_through_octavia_reloads_the_lab_amphora(
     # then reloaded it (fixed) or was OOM-killed in the amphora, during the agent's
     # "haproxy -c" of the new file or the reload itself (vulnerable).
     assert all(e["lb_id"] == lb.id for e in events), events
-    expected_file = "octavia-17.0.1" if templater == "fixed" else "site-packages/octavia/"
+    expected_file = (
+        "octavia-14.0.2+lp2119987-ssl-cachesize-"
+        if templater == "fixed"
+        else "site-packages/octavia/"
+    )
     assert all(expected_file in e["octavia_file"] for e in events), events
     assert events and events[0].get("action") == "start", events
     pool_update = events[-1]

@@ -1,5 +1,6 @@
 """The whole SRU test plan against the lab: runs, reruns, conflicts, failures, cleanup, and
-the verdict on a lab amphora driven by Octavia's worker (vulnerable and fixed templater)."""
+the verdict on a lab amphora driven by Octavia's worker (vulnerable, fixed and upstream
+templater)."""
 
 from __future__ import annotations
 
@@ -273,7 +274,11 @@ AMPHORA_KEYPAIR = "amphora-backdoor"
 @pytest.mark.amphora
 @pytest.mark.parametrize(
     ("templater", "verdict", "formula"),
-    [("vulnerable", "reproduced", "pre-fix"), ("fixed", "fixed", "post-fix")],
+    [
+        ("vulnerable", "reproduced", "pre-fix"),
+        ("fixed", "fixed", "post-fix"),
+        ("upstream", "fixed", "post-fix"),
+    ],
 )
 def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
     amphora_worker_lab, tmp_path, templater, verdict, formula
@@ -307,6 +312,7 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
                 if a.status != "DELETED"
             ]
             haproxy = haproxy_pids(amp.cgroup.pids())
+            octavia_path = amp.octavia_path()
     # The cascade delete deletes the amphora's VM (the noop compute driver here) without
     # calling the amphora driver: the lab amphora's haproxy ends with the lab amphora.
     data = result.to_dict()
@@ -326,6 +332,18 @@ def test_whole_plan_on_a_lab_amphora_gives_the_verdict_with_evidence(
     assert f"| {config['ssl_cachesize']} | {config['maxconn']} | {formula}: " in markdown
     rendered = [e for e in events if e.get("ssl_cachesize")]
     assert rendered and {e["ssl_cachesize"] for e in rendered} >= {config["ssl_cachesize"]}
+    # The report names the templater (and, for fixed, the patch and its upstream commit),
+    # and the worker rendered with that templater's jinja_cfg.py.
+    described = amp.templater_description()
+    assert described.startswith(f"{templater}: octavia ")
+    assert f"| Package {lab_amphora.TEMPLATER_REPORT_KEY} | {described} |" in markdown
+    expected_file = str(octavia_path) + "/octavia/" if octavia_path else "site-packages/octavia/"
+    assert all(expected_file in e["octavia_file"] for e in rendered), rendered
+    if templater == "fixed":
+        assert "14.0.2 + tests/lab/amphora/patches/lp2119987-ssl-cachesize.patch" in described
+        assert "upstream commit cc3dd1abe3e2" in markdown
+    if templater == "upstream":
+        assert "octavia 17.0.1" in described and "octavia-17.0.1" in expected_file
     if templater == "vulnerable":
         # Pool creation: the agent-style check of the new haproxy.cfg is OOM-killed, the
         # driver refuses the configuration and Octavia puts the pool in ERROR.

@@ -11,8 +11,10 @@ memory cgroup of this process's own memory cgroup (v1 or v2) holding:
   (``sshd.py``, ``scripts/``);
 - a real haproxy (Debian package) in master-worker mode, started and reloaded as the
   amphora's systemd unit does (``haproxy -c`` check, then ``-W`` start / ``SIGUSR2`` reload),
-  with ``haproxy.cfg`` rendered by Octavia's own templater: ``templater="vulnerable"`` uses the
-  lab venv's octavia 14.0.x, ``"fixed"`` puts octavia 17.0.1's package first on sys.path;
+  with ``haproxy.cfg`` rendered by Octavia's own templater (``releases.py``):
+  ``templater="vulnerable"`` uses the lab venv's octavia 14.0.2 as released, ``"fixed"`` puts
+  a copy of it with the upstream change for LP #2119987 applied (``patches/``) first on
+  sys.path, ``"upstream"`` octavia 17.0.1's package;
 - through Octavia (``heartbeats=True``), one heartbeat sender per amphora the worker boots on
   it: the amphora agent's own ``run_sender`` with the agent configuration the worker rendered,
   reporting the lab amphora's real haproxy (``heartbeat.py``), outside the memory cgroup.
@@ -85,7 +87,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.lab.amphora import heartbeat, management
+from tests.lab.amphora import heartbeat, management, releases
 from tests.lab.amphora.cgroup import (
     MemoryCgroup,
     cgroup_meminfo_kb,
@@ -93,11 +95,9 @@ from tests.lab.amphora.cgroup import (
     memory_cgroup_problem,
 )
 from tests.lab.amphora.haproxy import (
-    FIXED_RELEASE,
     HAPROXY,
     check_config,
     child_pids,
-    fixed_octavia_path,
     install_wrapper,
     run_templater,
     start_master,
@@ -123,17 +123,16 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE_DRIVER_NAME",
     "DRIVER_NAME",
-    "FIXED_RELEASE",
     "HAPROXY",
     "LAB_NETWORK_IP",
     "PLUGIN_DIR",
     "SSHD",
+    "TEMPLATER_REPORT_KEY",
     "LabAmphora",
     "MemoryCgroup",
     "cgroup_meminfo_kb",
     "cgroup_oom_kills",
     "child_pids",
-    "fixed_octavia_path",
     "free_port",
     "unavailable_reason",
     "wait_for_reload",
@@ -147,13 +146,15 @@ PLUGIN_DIR = LAB_DIR / "amphora_plugin"
 REPO_ROOT = LAB_DIR.parent.parent
 FULL_MEMORY_KB = 32 * 1024 * 1024  # the amphora the lab stands for: 32 GiB
 FULL_CONNECTION_LIMIT = 50000  # Octavia's default_connection_limit
+# The package-version entry naming the templater (and patch) in a plan run on a lab amphora.
+TEMPLATER_REPORT_KEY = "octavia haproxy.cfg templater (lab amphora)"
 
 
 def unavailable_reason() -> str | None:
     """Why no lab amphora can run here, or ``None``."""
-    for tool in (HAPROXY, SSHD, "/usr/bin/unshare", "/usr/bin/ssh-keygen"):
+    for tool in (HAPROXY, SSHD, "/usr/bin/unshare", "/usr/bin/ssh-keygen", releases.PATCH_TOOL):
         if not Path(tool).exists():
-            return f"{tool} is missing (tests/setup-host.sh installs haproxy and openssh)"
+            return f"{tool} is missing (tests/setup-host.sh installs it)"
     if os.geteuid() != 0:
         return "the lab amphora needs root (memory cgroup, mount namespace, sshd)"
     return memory_cgroup_problem()
@@ -171,8 +172,7 @@ class LabAmphora:
         *,
         heartbeats: bool = True,
     ) -> None:
-        if templater not in ("vulnerable", "fixed"):
-            raise ValueError("templater is 'vulnerable' or 'fixed'")
+        releases.check_templater(templater)
         self.memory_bytes = memory_bytes
         self.templater = templater
         # Through Octavia, each amphora the worker boots on it sends heartbeats (compute.py).
@@ -325,8 +325,9 @@ class LabAmphora:
 
         The worker loads ``lab_amphora_driver`` (tests/lab/amphora/driver.py), which renders
         haproxy.cfg with this amphora's templater ("vulnerable": the worker's own octavia,
-        "fixed": 17.0.1's), writes it under ``octavia_dir`` and starts or reloads haproxy in
-        this amphora's memory cgroup. The connection limit is scaled with the memory. With
+        "fixed": a copy of it with the LP #2119987 patch, "upstream": 17.0.1's), writes it
+        under ``octavia_dir`` and starts or reloads haproxy in this amphora's memory cgroup.
+        The connection limit is scaled with the memory. With
         ``heartbeats``, its compute driver is ``lab_amphora_compute`` (compute.py): each
         amphora it boots sends heartbeats from here to the lab's health manager. Pass with
         ``worker_pythonpath()`` to ``tests.lab.control.Lab``.
@@ -341,8 +342,9 @@ class LabAmphora:
             "haproxy": HAPROXY,
             "settle_timeout": str(settle_timeout),
         }
-        if self.templater == "fixed":
-            lab["fixed_octavia_path"] = str(fixed_octavia_path())
+        path = releases.octavia_path(self.templater)
+        if path is not None:
+            lab["octavia_path"] = str(path)
         drivers = {"amphora_driver": DRIVER_NAME}
         if self.heartbeats:
             drivers["compute_driver"] = COMPUTE_DRIVER_NAME
@@ -390,6 +392,15 @@ class LabAmphora:
         path = heartbeat.agent_conf(directory)
         write_private(path, heartbeat.replace_heartbeat_key(path.read_text(), key))
         os.kill(pid, signal.SIGHUP)
+
+    def templater_description(self) -> str:
+        """What this amphora's haproxy.cfg is rendered with: the templater, the Octavia
+        release and, for ``fixed``, the patch file and its upstream commit."""
+        return releases.describe(self.templater)
+
+    def octavia_path(self) -> Path | None:
+        """The Octavia package the templater puts first on sys.path (None: the lab venv's)."""
+        return releases.octavia_path(self.templater)
 
     @staticmethod
     def worker_pythonpath() -> list[Path]:

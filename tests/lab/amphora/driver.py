@@ -12,9 +12,10 @@ real haproxy driver and the amphora agent do, on the lab amphora:
 - renders ``haproxy.cfg`` with Octavia's combined-listeners templater for the load balancer
   model the worker passes, with ``amp_details`` as the amphora agent reports them (memory from
   the lab amphora's memory cgroup, the lab haproxy's version): ``templater = vulnerable`` uses
-  the worker's own octavia, ``fixed`` renders the same pickled model with octavia 17.0.1's
-  package first on ``sys.path`` (``driver_render.py``, a separate process because one
-  process cannot hold two releases of the ``octavia`` package);
+  the worker's own octavia, ``fixed`` (the worker's octavia with the LP #2119987 patch) and
+  ``upstream`` (octavia 17.0.1) render the same pickled model with that package first on
+  ``sys.path`` (``octavia_path``; ``driver_render.py``, a separate process because one
+  process cannot hold two copies of the ``octavia`` package);
 - as the agent: ``haproxy -c`` on the new file before it replaces ``haproxy.cfg``; then the
   unit's reload (``SIGUSR2`` to the master) or, if haproxy is not running, its start (master-
   worker, daemonized, in the amphora's memory cgroup and its own network namespace holding the
@@ -202,15 +203,14 @@ class LabAmphoraDriver(noop_driver.NoopAmphoraLoadBalancerDriver):
             sys.executable,
             str(Path(__file__).with_name("driver_render.py")),
             "--octavia-path",
-            str(CONF.lab_amphora.fixed_octavia_path),
+            str(CONF.lab_amphora.octavia_path),
         ]
         for config_file in CONF.config_file:
             cmd += ["--config-file", config_file]
         out = subprocess.run(cmd, input=payload, capture_output=True, check=False)
         if out.returncode:
-            raise RuntimeError(
-                f"fixed templater failed: {out.stderr.decode(errors='replace')[-2000:]}"
-            )
+            failed = out.stderr.decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{CONF.lab_amphora.templater} templater failed: {failed}")
         rendered = json.loads(out.stdout)
         return rendered["config"], rendered["octavia_file"]
 

@@ -1,7 +1,8 @@
 """Render haproxy.cfg for the lab amphora driver with another Octavia release's templater.
 
-Run by ``driver.LabAmphoraDriver`` with the worker's python: ``--octavia-path`` (an
-unpacked octavia wheel, e.g. 17.0.1) goes first on ``sys.path``, ``--config-file`` are the
+Run by ``driver.LabAmphoraDriver`` with the worker's python: ``--octavia-path`` (a directory
+holding an ``octavia`` package: the patched copy of the worker's, or 17.0.1's unpacked wheel;
+releases.py) goes first on ``sys.path``, ``--config-file`` are the
 worker's own octavia.conf files, and stdin is the pickled templater input the worker built
 from its load balancer model (amphora, listeners, tls_certs, haproxy_versions, amp_details).
 The pickled data models are restored as that release's classes. Output (JSON on stdout):

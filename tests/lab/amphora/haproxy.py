@@ -1,6 +1,7 @@
 """The lab amphora's haproxy: its ``haproxy.cfg`` from Octavia's own templater (the lab venv's
-octavia, or 17.0.1's), its check, start and reload as the amphora runs them, and the waits that
-tell a reload's outcome (a new ready worker, or an OOM kill in the amphora's cgroup).
+octavia as released or patched, or 17.0.1's: releases.py), its check, start and reload as the
+amphora runs them, and the waits that tell a reload's outcome (a new ready worker, or an OOM
+kill in the amphora's cgroup).
 
 Standard library only: the lab amphora's driver uses these from the octavia-worker.
 """
@@ -9,20 +10,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.lab import procs
 from tests.lab import venv as lab_venv
+from tests.lab.amphora import releases
 from tests.lab.amphora.cgroup import cgroup_oom_kills
 from tests.lab.files import fill_template, write_executable
 
 HAPROXY = "/usr/sbin/haproxy"
-FIXED_RELEASE = "17.0.1"
 HERE = Path(__file__).resolve().parent
 TEMPLATER = HERE / "templater.py"
 
@@ -66,46 +65,14 @@ def wait_for_reload(
     }
 
 
-def fixed_octavia_path() -> Path:
-    """octavia 17.0.1's package, unpacked once from its wheel into the lab cache."""
-    target = lab_venv.cache_dir() / f"octavia-{FIXED_RELEASE}"
-    if (target / "octavia" / "common").is_dir():
-        return target
-    with tempfile.TemporaryDirectory(dir=lab_venv.cache_dir()) as tmp:
-        python = lab_venv.ensure_venv() / "bin" / "python"
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                "-d",
-                tmp,
-                f"octavia=={FIXED_RELEASE}",
-            ],
-            check=True,
-        )
-        wheel = next(Path(tmp).glob("octavia-*.whl"))
-        unpacked = Path(tmp) / "unpacked"
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(unpacked)
-        try:
-            unpacked.rename(target)
-        except OSError:
-            if not (target / "octavia").is_dir():
-                raise
-    return target
-
-
 def run_templater(spec: dict[str, Any], templater: str) -> dict[str, str]:
-    """haproxy.cfg for ``spec`` (see templater.py) rendered in the lab venv by the templater
-    of its octavia ("vulnerable") or of octavia 17.0.1 ("fixed")."""
+    """haproxy.cfg for ``spec`` (see templater.py) rendered in the lab venv by ``templater``'s
+    octavia (releases.py: its own, patched or 17.0.1)."""
     python = lab_venv.ensure_venv() / "bin" / "python"
     cmd = [str(python), str(TEMPLATER)]
-    if templater == "fixed":
-        cmd += ["--octavia-path", str(fixed_octavia_path())]
+    path = releases.octavia_path(templater)
+    if path is not None:
+        cmd += ["--octavia-path", str(path)]
     out = subprocess.run(cmd, input=json.dumps(spec), capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(f"Octavia's templater failed: {out.stderr[-2000:]}")

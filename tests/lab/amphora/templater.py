@@ -1,9 +1,9 @@
 """Render an amphora's haproxy.cfg with Octavia's own combined-listeners templater.
 
 Run by ``LabAmphora.render`` (``haproxy.run_templater``) inside the lab venv (octavia 14.0.x);
-``--octavia-path`` puts another release's ``octavia`` package (an unpacked wheel) first on
-``sys.path`` so that the same data renders with that release's jinja_cfg.py. Input (JSON on
-stdin)::
+``--octavia-path`` puts another ``octavia`` package (the patched copy, or 17.0.1's unpacked
+wheel: releases.py) first on ``sys.path`` so that the same data renders with its jinja_cfg.py.
+Input (JSON on stdin)::
 
     {"base_dir": ".../var/lib/octavia", "lb_id": ..., "project_id": ..., "vip": "127.0.0.1",
      "amphora_id": ..., "default_connection_limit": 1562,
