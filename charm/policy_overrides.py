@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import ops
 from charmed_octavia.unit import policy_overrides as po
-from charmed_octavia.unit.machine import POLICY_DIR
+from charmed_octavia.unit import reconcile
+from charmed_octavia.unit.machine import POLICY_DIR, File
 
 if TYPE_CHECKING:
     from charmed_octavia.unit.config import CharmConfig
@@ -52,11 +53,8 @@ class PolicyOverrides(ops.Object):
     def apply(self, config: CharmConfig) -> set[str]:
         """Bring policy.d to the overrides; {POLICY_DIR} when anything in it changed."""
         files, remove = po.changes(self.wanted(config), self.workload.list_files(POLICY_DIR))
-        changed = False
-        for file in files.values():
-            changed |= self.workload.write_file(file)
-        for path in remove:
-            changed |= self.workload.remove_file(path)
+        wanted: dict[str, File | None] = {**files, **dict.fromkeys(remove)}
+        changed = reconcile.apply_files(self.workload, wanted)
         if changed:
             logger.info("policy overrides: %d file(s) in %s", len(files), POLICY_DIR)
         return {POLICY_DIR} if changed else set()
